@@ -1,0 +1,65 @@
+# CMake helpers for programs that take patches and for the patches themselves.
+#
+#   hotpatch_make_patchable(<target>)
+#       Adds the flags that keep patches correct: no inlining or IPA across non-static functions
+#       (-flive-patching=inline-only-static where g++ has it) and a GNU build-id to bind patches to.
+#
+#   hotpatch_add_patch(<name> TARGET <program-or-library> VERSION <n> [ID <id>] [ABOUT <text>]
+#                      SOURCES <src>... [OUTPUT_DIRECTORY <dir>])
+#       Builds <name>.so, a patch bound to the build-id of <target> as it is linked now.
+include_guard(GLOBAL)
+set(HOTPATCH_CMAKE_HELPERS_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+function(hotpatch_make_patchable target)
+  include(CheckCXXCompilerFlag)
+  check_cxx_compiler_flag(-flive-patching=inline-only-static HOTPATCH_HAS_LIVE_PATCHING_FLAG)
+  if(HOTPATCH_HAS_LIVE_PATCHING_FLAG)
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:C,CXX>:-flive-patching=inline-only-static>)
+  endif()
+  target_link_options(${target} PRIVATE -Wl,--build-id=sha1)
+endfunction()
+
+function(hotpatch_add_patch name)
+  cmake_parse_arguments(PARSE_ARGV 1 HP "" "TARGET;VERSION;ID;ABOUT;OUTPUT_DIRECTORY" "SOURCES")
+  if(NOT HP_TARGET OR NOT HP_VERSION OR NOT HP_SOURCES)
+    message(FATAL_ERROR "hotpatch_add_patch(${name}): TARGET, VERSION and SOURCES are required")
+  endif()
+  if(NOT HP_VERSION MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "hotpatch_add_patch(${name}): VERSION must be a positive integer, got '${HP_VERSION}'")
+  endif()
+  if(NOT HP_ID)
+    set(HP_ID ${name})
+  endif()
+  if(NOT HP_ID MATCHES "^[A-Za-z0-9._-]+$")
+    message(FATAL_ERROR "hotpatch_add_patch(${name}): ID may hold letters, digits, '.', '_' and '-' only")
+  endif()
+  if(NOT HP_ABOUT)
+    set(HP_ABOUT "${HP_ID} version ${HP_VERSION}")
+  endif()
+
+  set(generated ${CMAKE_CURRENT_BINARY_DIR}/${name}_hotpatch_target.c)
+  add_custom_command(
+    OUTPUT ${generated}
+    COMMAND ${CMAKE_COMMAND}
+      -DMODULE=$<TARGET_FILE:${HP_TARGET}>
+      -DOUTPUT=${generated}
+      -DPATCH_ID=${HP_ID}
+      -DPATCH_VERSION=${HP_VERSION}
+      "-DPATCH_ABOUT=${HP_ABOUT}"
+      -P ${HOTPATCH_CMAKE_HELPERS_DIR}/HotpatchGenerateTarget.cmake
+    DEPENDS ${HP_TARGET} ${HOTPATCH_CMAKE_HELPERS_DIR}/HotpatchGenerateTarget.cmake
+    COMMENT "Binding patch ${name} to the build-id of ${HP_TARGET}"
+    VERBATIM)
+
+  add_library(${name} MODULE ${HP_SOURCES} ${generated})
+  set_target_properties(${name} PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  if(HP_OUTPUT_DIRECTORY)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${HP_OUTPUT_DIRECTORY})
+  endif()
+  if(TARGET hotpatch::patch_api)
+    target_link_libraries(${name} PRIVATE hotpatch::patch_api)
+  endif()
+  target_link_options(${name} PRIVATE -Wl,--build-id=sha1)
+endfunction()

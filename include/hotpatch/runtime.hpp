@@ -1,0 +1,116 @@
+// The hotpatch runtime: apply patch objects to the running process, revert them, read the patch table.
+// All calls are thread-safe (one engine per process, serialised internally) and never throw.
+#pragma once
+
+#include <hotpatch/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hotpatch {
+
+/// One function a patch replaces, as declared by HOTPATCH_REPLACE.
+struct ManifestReplacement {
+  std::string target_symbol;       ///< C name, mangled C++ name or demangled C++ signature
+  std::string replacement_symbol;  ///< exported pointer in the patch that holds the new function
+};
+
+/// One target symbol a patch reaches into, as declared by HOTPATCH_IMPORT.
+struct ManifestImport {
+  std::string target_symbol;
+  std::string variable;  ///< the patch's pointer variable the runtime fills in
+};
+
+/// What a patch object says about itself (read from its `.hotpatch` section, without loading it).
+struct PatchManifest {
+  std::string id;
+  std::uint32_t version = 0;
+  std::string about;
+  std::string target_build_id;  ///< lower-case hex GNU build-id of the module it was built for
+  std::string target_module;    ///< file name of that module, for people (the build-id decides)
+  std::vector<ManifestReplacement> replaces;
+  std::vector<ManifestImport> imports;
+};
+
+/// Reads and validates the manifest of a patch file without running any of its code.
+Result<PatchManifest> read_patch_manifest(const std::string& path);
+
+/// Parses the raw bytes of a `.hotpatch` section (exposed for tools and fuzzing).
+Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size);
+
+/// A module (executable or shared object) loaded in this process.
+struct LoadedModule {
+  std::string path;       ///< file it was loaded from ("" resolved to /proc/self/exe for the executable)
+  std::string name;       ///< file name alone
+  std::uintptr_t base = 0;
+  std::string build_id;   ///< lower-case hex, empty when the module has none
+};
+
+/// Every module loaded right now, main executable first.
+std::vector<LoadedModule> loaded_modules();
+
+/// How a function's calls are redirected.
+enum class RedirectMethod { entry_jump, vtable_slot };
+
+/// One row of the patch table: a function that is patched now.
+struct PatchedFunction {
+  std::string symbol;        ///< the symbol as found in the target (mangled)
+  std::string module;        ///< file name of the module that holds it
+  std::uintptr_t address = 0;
+  std::uint32_t version = 0;     ///< version of the patch active for it
+  std::string patch_id;          ///< patch active for it
+  RedirectMethod method = RedirectMethod::entry_jump;
+  std::chrono::system_clock::time_point since;  ///< when that version became active
+  std::size_t stacked = 0;       ///< how many older patch versions lie below the active one
+};
+
+/// A patch that is applied now.
+struct AppliedPatch {
+  PatchManifest manifest;
+  std::string path;
+  std::chrono::system_clock::time_point applied_at;
+};
+
+struct ApplyOptions {
+  /// How long every other thread has to answer the safety check before the apply fails cleanly.
+  std::chrono::milliseconds thread_timeout{500};
+};
+
+/// Applies a patch file as one transaction: every target is resolved and checked first, then all are
+/// written; on any failure nothing stays changed and the error says what and why.
+Result<AppliedPatch> apply_patch_file(const std::string& path, const ApplyOptions& options = {});
+
+/// Reverts an applied patch by id: each of its functions goes back to the version below it (or to
+/// the original bytes, byte for byte).
+Status revert_patch(std::string_view patch_id, const ApplyOptions& options = {});
+
+/// The patch table: one row per patched function.
+std::vector<PatchedFunction> patch_table();
+
+/// Applied patches, oldest first.
+std::vector<AppliedPatch> applied_patches();
+
+/// Counters the engine keeps, for tests, benchmarks and status output.
+struct EngineStats {
+  std::uint64_t applies = 0;            ///< successful apply transactions
+  std::uint64_t reverts = 0;            ///< successful revert transactions
+  std::uint64_t refusals = 0;           ///< transactions refused with an error
+  std::uint64_t code_writes = 0;        ///< function entries rewritten
+  std::uint64_t slot_writes = 0;        ///< pointer slots rewritten (version switches, vtables)
+  std::uint64_t safety_rounds = 0;      ///< signal rounds over all threads
+  std::uint64_t threads_relocated = 0;  ///< threads moved out of bytes being overwritten
+  std::uint64_t trap_redirects = 0;     ///< callers caught by the temporary int3 and sent on
+};
+EngineStats engine_stats();
+
+/// Log sink: receives one line per event (no trailing newline). Default: stderr, unless the
+/// environment sets HOTPATCH_LOG=off. Pass an empty function to silence the runtime.
+enum class LogLevel { debug, info, warning, error };
+using LogSink = std::function<void(LogLevel, std::string_view)>;
+void set_log_sink(LogSink sink);
+
+}  // namespace hotpatch
