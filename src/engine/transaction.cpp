@@ -1,0 +1,320 @@
+// Apply and revert, each one transaction. The journey of a patch reads top to bottom in apply_locked:
+// read manifest -> find target module -> resolve and check every target -> load -> bind imports
+// -> build redirects -> write (code first, then pointer switches) -> record.
+#include "engine/engine.hpp"
+
+#include "engine/vtable_slots.hpp"
+#include "image/module_list.hpp"
+#include "image/symbol_index.hpp"
+#include "os/linux/code_writer.hpp"
+#include "os/linux/near_allocator.hpp"
+#include "os/linux/thread_round.hpp"
+#include "support/log.hpp"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+namespace hotpatch::engine {
+namespace {
+
+enum class Action { new_jump, reuse_jump, switch_slot, vtable };
+
+struct TargetPlan {
+  std::string symbol;
+  std::uintptr_t address = 0;
+  Action action = Action::new_jump;
+  arch::EntryPlan entry;
+  std::vector<std::uintptr_t> vtable_slots;
+  std::uintptr_t replacement = 0;
+};
+
+struct PointerWrite {
+  std::uintptr_t at = 0;
+  std::uintptr_t before = 0;
+  std::uintptr_t after = 0;
+};
+
+// Stores every pointer; on failure puts back the ones already stored.
+Status write_pointers(const std::vector<PointerWrite>& writes) {
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (auto s = os::store_pointer(writes[i].at, writes[i].after); !s) {
+      for (std::size_t k = i; k-- > 0;) (void)os::store_pointer(writes[k].at, writes[k].before);
+      return s;
+    }
+  }
+  return {};
+}
+
+std::string loaded_builds_summary() {
+  std::string out;
+  int n = 0;
+  for (const auto& m : image::list_modules()) {
+    if (m.build_id.empty() || m.path.empty()) continue;
+    if (n++ == 3) {
+      out += ", ...";
+      break;
+    }
+    out += (out.empty() ? "" : ", ") + m.name + " " + m.build_id.substr(0, 12);
+  }
+  return out;
+}
+
+Error prefixed(Error e, const std::string& patch) {
+  if (e.subject.empty()) e.subject = patch;
+  else e.subject = patch + ": " + e.subject;
+  return e;
+}
+
+}  // namespace
+
+Engine& Engine::instance() {
+  static Engine* engine = new Engine;  // never destroyed: patched code may run during exit
+  return *engine;
+}
+
+Result<AppliedPatch> Engine::apply(const std::string& path, const ApplyOptions& options) {
+  std::lock_guard lock(mutex_);
+  auto result = apply_locked(path, options);
+  if (!result) {
+    ++stats_.refusals;
+    log::warning("refused " + path + ": " + result.error().what());
+  }
+  return result;
+}
+
+Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOptions& options) {
+  HOTPATCH_LET(manifest, read_patch_manifest(path));
+  const std::string who = "patch '" + manifest.id + "' v" + std::to_string(manifest.version);
+
+  auto module = image::find_module_by_build_id(manifest.target_build_id);
+  if (!module)
+    return make_error(ErrorCode::wrong_build, who,
+                      "built for " + manifest.target_module + " with build-id " + manifest.target_build_id +
+                          ", which is not loaded in this process (loaded: " + loaded_builds_summary() + ")");
+  if (table_.has(manifest.id, manifest.version))
+    return make_error(ErrorCode::already_applied, who, "is already applied");
+
+  // Resolve and check every target before anything is loaded or written.
+  std::vector<TargetPlan> plans;
+  std::set<std::uintptr_t> seen;
+  for (const auto& r : manifest.replaces) {
+    auto sym = image::resolve_symbol(*module, r.target_symbol, image::SymbolKind::function);
+    if (!sym) return prefixed(sym.error(), who);
+    if (!seen.insert(sym->address).second)
+      return make_error(ErrorCode::malformed_patch, who, "replaces '" + sym->name + "' twice (under two names)");
+    TargetPlan plan;
+    plan.symbol = sym->name;
+    plan.address = sym->address;
+    FunctionEntry* existing = table_.find(sym->address);
+    if (existing != nullptr && !existing->layers.empty()) {
+      const auto& top = *existing->layers.back().patch;
+      if (manifest.version <= top.info.manifest.version)
+        return make_error(ErrorCode::version_not_newer, who,
+                          "'" + sym->name + "' is at version " + std::to_string(top.info.manifest.version) + " (patch '" +
+                              top.info.manifest.id + "'); version " + std::to_string(manifest.version) +
+                              " is not higher");
+      plan.action = existing->method == RedirectMethod::vtable_slot ? Action::vtable : Action::switch_slot;
+      plan.vtable_slots = existing->vtable_slots;
+    } else if (existing != nullptr) {
+      plan.action = existing->method == RedirectMethod::vtable_slot ? Action::vtable : Action::reuse_jump;
+      plan.vtable_slots = existing->vtable_slots;
+    } else {
+      auto entry = arch::plan_entry(reinterpret_cast<const std::uint8_t*>(sym->address), sym->size, sym->address, sym->name);
+      if (entry) {
+        plan.entry = *entry;
+      } else {
+        plan.vtable_slots = find_vtable_slots(sym->address);
+        if (plan.vtable_slots.empty()) {
+          Error e = entry.error();
+          if (e.code == ErrorCode::not_patchable) e.message += "; it is not in any vtable either";
+          return prefixed(e, who);
+        }
+        plan.action = Action::vtable;
+        log::info(sym->name + " takes no entry jump (" + entry.error().message + "); patching its " +
+                  std::to_string(plan.vtable_slots.size()) + " vtable slot(s)");
+      }
+    }
+    plans.push_back(std::move(plan));
+  }
+  std::vector<std::pair<std::string, std::uintptr_t>> imports;
+  for (const auto& imp : manifest.imports) {
+    auto sym = image::resolve_symbol(*module, imp.target_symbol, image::SymbolKind::any);
+    if (!sym) return prefixed(sym.error(), who + " import");
+    imports.emplace_back(imp.variable, sym->address);
+  }
+
+  // Load the patch and bind it.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return make_error(ErrorCode::load_failed, who, std::string("dlopen failed: ") + (why ? why : "unknown reason"));
+  }
+  bool reachable = false;  // once its code could have run, the patch is never unloaded
+  auto fail = [&](Error e) -> Error {
+    if (!reachable) dlclose(handle);
+    else retired_handles_.push_back(handle);
+    return prefixed(std::move(e), who);
+  };
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const std::string& var = manifest.replaces[i].replacement_symbol;
+    auto* holder = static_cast<void* const*>(dlsym(handle, var.c_str()));
+    if (holder == nullptr || *holder == nullptr)
+      return fail(make_error(ErrorCode::malformed_patch, var, "the patch does not export this replacement pointer"));
+    plans[i].replacement = reinterpret_cast<std::uintptr_t>(*holder);
+  }
+  for (const auto& [var, address] : imports) {
+    auto* slot = static_cast<void**>(dlsym(handle, var.c_str()));
+    if (slot == nullptr)
+      return fail(make_error(ErrorCode::malformed_patch, var, "the patch does not export this import variable"));
+    *slot = reinterpret_cast<void*>(address);
+  }
+
+  // Redirect memory for functions patched for the first time.
+  std::vector<RedirectRequest> requests;
+  for (const auto& p : plans)
+    if (p.action == Action::new_jump) requests.push_back({p.symbol, p.address, p.entry, p.replacement});
+  std::vector<EntryRedirect> built;
+  std::vector<RedirectBlock> blocks;
+  if (auto s = build_redirects(requests, built, blocks); !s) {
+    for (const auto& b : blocks) os::unmap(b.base, b.size);
+    return fail(s.error());
+  }
+
+  // Write: entry jumps first (the step a kernel policy may refuse), then pointer switches.
+  std::vector<EntryRedirect*> jumps;
+  std::vector<PointerWrite> pointers;
+  for (auto& b : built) jumps.push_back(&b);
+  for (const auto& p : plans) {
+    FunctionEntry* existing = table_.find(p.address);
+    if (p.action == Action::reuse_jump) {
+      if (auto s = os::store_pointer(existing->redirect->slot, p.replacement); !s) return fail(s.error());
+      jumps.push_back(existing->redirect.get());
+    } else if (p.action == Action::switch_slot) {
+      pointers.push_back({existing->redirect->slot, existing->active_target(), p.replacement});
+    } else if (p.action == Action::vtable) {
+      const std::uintptr_t before = existing != nullptr ? existing->active_target() : p.address;
+      for (auto slot : p.vtable_slots) pointers.push_back({slot, before, p.replacement});
+    }
+  }
+  reachable = !jumps.empty();  // even a failed install may have let a caller through for a moment
+  if (auto s = install_jumps(jumps, options.thread_timeout); !s) return fail(s.error());
+  if (auto s = write_pointers(pointers); !s) {
+    reachable = true;
+    (void)remove_jumps(jumps, options.thread_timeout);
+    return fail(s.error());
+  }
+
+  // Record.
+  const auto now = std::chrono::system_clock::now();
+  AppliedRecord record;
+  record.info = {manifest, path, now};
+  record.handle = handle;
+  for (const auto& p : plans) record.functions.push_back(p.address);
+  const AppliedRecord& rec = table_.add_patch(std::move(record));
+  std::size_t next_built = 0;
+  std::sort(built.begin(), built.end(), [](const auto& a, const auto& b) { return a.function < b.function; });
+  for (const auto& p : plans) {
+    FunctionEntry* entry = table_.find(p.address);
+    if (entry == nullptr) {
+      FunctionEntry fresh;
+      fresh.symbol = p.symbol;
+      fresh.module = module->name;
+      fresh.address = p.address;
+      fresh.method = p.action == Action::vtable ? RedirectMethod::vtable_slot : RedirectMethod::entry_jump;
+      fresh.vtable_slots = p.vtable_slots;
+      if (p.action == Action::new_jump) {
+        while (next_built < built.size() && built[next_built].function != p.address) ++next_built;
+        fresh.redirect = std::make_unique<EntryRedirect>(built[next_built]);
+      }
+      entry = &table_.insert(std::move(fresh));
+    }
+    if (entry->method == RedirectMethod::entry_jump) entry->jump_live = true;
+    entry->layers.push_back({&rec, p.replacement, now});
+  }
+  ++stats_.applies;
+  stats_.code_writes += jumps.size();
+  stats_.slot_writes += pointers.size();
+  log::info("applied " + who + " (" + manifest.about + "): " + std::to_string(plans.size()) + " function(s)");
+  return rec.info;
+}
+
+Status Engine::revert(std::string_view id, const ApplyOptions& options) {
+  std::lock_guard lock(mutex_);
+  auto result = revert_locked(id, options);
+  if (!result) {
+    ++stats_.refusals;
+    log::warning("revert of '" + std::string(id) + "' refused: " + result.error().what());
+  }
+  return result;
+}
+
+Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& options) {
+  const std::string id(id_view);
+  const AppliedRecord* rec = table_.newest_with_id(id);
+  if (rec == nullptr) return make_error(ErrorCode::not_applied, "patch '" + id + "'", "is not applied");
+  const std::string who = "patch '" + id + "' v" + std::to_string(rec->info.manifest.version);
+
+  std::vector<EntryRedirect*> to_original;
+  std::vector<PointerWrite> pointers;
+  for (auto address : rec->functions) {
+    FunctionEntry* f = table_.find(address);
+    if (f == nullptr || f->layers.empty() || f->layers.back().patch != rec) continue;  // not active: no write
+    const std::uintptr_t below = f->layers.size() > 1 ? f->layers[f->layers.size() - 2].replacement : 0;
+    if (f->method == RedirectMethod::vtable_slot) {
+      for (auto slot : f->vtable_slots) pointers.push_back({slot, f->active_target(), below ? below : f->address});
+    } else if (below != 0) {
+      pointers.push_back({f->redirect->slot, f->active_target(), below});
+    } else {
+      to_original.push_back(f->redirect.get());
+    }
+  }
+  HOTPATCH_TRY(write_pointers(pointers));
+  if (auto s = remove_jumps(to_original, options.thread_timeout); !s) {
+    std::vector<PointerWrite> back;
+    for (const auto& w : pointers) back.push_back({w.at, w.after, w.before});
+    (void)write_pointers(back);
+    return prefixed(s.error(), who);
+  }
+
+  const auto now = std::chrono::system_clock::now();
+  for (auto address : rec->functions) {
+    FunctionEntry* f = table_.find(address);
+    if (f == nullptr) continue;
+    const bool was_top = !f->layers.empty() && f->layers.back().patch == rec;
+    std::erase_if(f->layers, [&](const Layer& l) { return l.patch == rec; });
+    if (was_top && !f->layers.empty()) f->layers.back().since = now;
+    if (f->layers.empty() && f->method == RedirectMethod::entry_jump) f->jump_live = false;
+  }
+  retired_handles_.push_back(rec->handle);
+  log::info("reverted " + who);
+  table_.remove_patch(rec);
+  ++stats_.reverts;
+  stats_.code_writes += to_original.size();
+  stats_.slot_writes += pointers.size();
+  return {};
+}
+
+std::vector<PatchedFunction> Engine::table() {
+  std::lock_guard lock(mutex_);
+  return table_.rows();
+}
+
+std::vector<AppliedPatch> Engine::patches() {
+  std::lock_guard lock(mutex_);
+  return table_.patches();
+}
+
+EngineStats Engine::stats() {
+  std::lock_guard lock(mutex_);
+  EngineStats s = stats_;
+  const auto c = os::safety_counters();
+  s.safety_rounds = c.rounds;
+  s.threads_relocated = c.relocated;
+  s.trap_redirects = c.trap_redirects;
+  return s;
+}
+
+}  // namespace hotpatch::engine

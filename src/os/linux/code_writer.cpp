@@ -1,0 +1,140 @@
+#include "os/linux/code_writer.hpp"
+
+#include "os/linux/memory_map.hpp"
+#include "support/log.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <mutex>
+#include <string>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace hotpatch::os {
+namespace {
+
+std::string hex(std::uintptr_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%#lx", static_cast<unsigned long>(v));
+  return buf;
+}
+
+enum class Method { unknown, proc_mem, mprotect };
+
+struct WriterState {
+  std::mutex mutex;
+  int mem_fd = -1;
+  Method method = Method::unknown;
+  std::string proc_mem_failure;  // why /proc/self/mem is not used, for error messages
+};
+
+WriterState& state() {
+  static WriterState s;
+  return s;
+}
+
+Method forced_method() {
+  const char* env = std::getenv("HOTPATCH_CODE_WRITE");
+  if (env == nullptr) return Method::unknown;
+  if (std::strcmp(env, "proc_mem") == 0) return Method::proc_mem;
+  if (std::strcmp(env, "mprotect") == 0) return Method::mprotect;
+  return Method::unknown;
+}
+
+// Returns an empty string on success, otherwise what went wrong.
+std::string write_proc_mem(WriterState& s, std::uintptr_t address, const std::uint8_t* bytes, std::size_t n) {
+  if (s.mem_fd < 0) {
+    s.mem_fd = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+    if (s.mem_fd < 0) return std::string("open(/proc/self/mem): ") + std::strerror(errno);
+  }
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t w = ::pwrite(s.mem_fd, bytes + done, n - done, static_cast<off_t>(address + done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return std::string("pwrite(/proc/self/mem): ") + (w < 0 ? std::strerror(errno) : "wrote nothing");
+    done += static_cast<std::size_t>(w);
+  }
+  return {};
+}
+
+std::string write_mprotect(std::uintptr_t address, const std::uint8_t* bytes, std::size_t n) {
+  auto maps = read_memory_map();
+  if (!maps) return maps.error().what();
+  auto mapping = mapping_of(*maps, address);
+  auto last = mapping_of(*maps, address + n - 1);
+  if (!mapping || !last) return "address " + hex(address) + " is not mapped";
+  const std::uintptr_t page = address & ~(page_size() - 1);
+  const std::size_t span = ((address + n - 1) & ~(page_size() - 1)) + page_size() - page;
+  void* p = reinterpret_cast<void*>(page);
+  if (::mprotect(p, span, mapping->prot | PROT_WRITE | PROT_EXEC) != 0)
+    return std::string("mprotect(PROT_WRITE|PROT_EXEC): ") + std::strerror(errno);
+  auto* dst = reinterpret_cast<volatile std::uint8_t*>(address);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = bytes[i];
+  if (::mprotect(p, span, mapping->prot) != 0 || (last->prot != mapping->prot && ::mprotect(p, span, last->prot) != 0))
+    return std::string("mprotect restoring protection: ") + std::strerror(errno);
+  return {};
+}
+
+}  // namespace
+
+Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t n) {
+  if (n == 0) return {};
+  auto& s = state();
+  std::lock_guard lock(s.mutex);
+  if (s.method == Method::unknown) s.method = forced_method();
+
+  if (s.method != Method::mprotect) {
+    std::string failure = write_proc_mem(s, address, bytes, n);
+    if (failure.empty()) {
+      s.method = Method::proc_mem;
+      return {};
+    }
+    if (s.method == Method::proc_mem && forced_method() == Method::proc_mem)
+      return make_error(ErrorCode::write_denied, hex(address), "writing code was denied: " + failure);
+    s.proc_mem_failure = failure;
+    log::info("code writes fall back to mprotect: " + failure);
+    s.method = Method::mprotect;
+  }
+  std::string failure = write_mprotect(address, bytes, n);
+  if (failure.empty()) return {};
+  std::string why = "writing code was denied by the kernel or a security policy: ";
+  if (!s.proc_mem_failure.empty()) why += s.proc_mem_failure + "; ";
+  why += failure;
+  // Next time, try /proc/self/mem again: the policy may have changed.
+  if (forced_method() == Method::unknown) s.method = Method::unknown;
+  return make_error(ErrorCode::write_denied, hex(address), why);
+}
+
+Status store_pointer(std::uintptr_t address, std::uintptr_t value) {
+  if (address % alignof(std::uintptr_t) != 0)
+    return make_error(ErrorCode::internal, hex(address), "pointer slot is not aligned");
+  auto maps = read_memory_map();
+  if (!maps) return maps.error();
+  auto mapping = mapping_of(*maps, address);
+  if (!mapping) return make_error(ErrorCode::internal, hex(address), "pointer slot is not mapped");
+  auto* slot = reinterpret_cast<std::uintptr_t*>(address);
+  if (mapping->prot & PROT_WRITE) {
+    __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+    return {};
+  }
+  if (mapping->prot & PROT_EXEC)
+    return make_error(ErrorCode::not_patchable, hex(address),
+                      "pointer slot lies in executable memory; it cannot be switched atomically there");
+  const std::uintptr_t page = address & ~(page_size() - 1);
+  void* p = reinterpret_cast<void*>(page);
+  // Never add PROT_EXEC here: a data page becomes RW for one store.
+  if (::mprotect(p, page_size(), (mapping->prot & ~PROT_EXEC) | PROT_WRITE) != 0)
+    return make_error(ErrorCode::write_denied, hex(address),
+                      std::string("making the pointer's page writable was denied: mprotect: ") + std::strerror(errno));
+  __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+  if (::mprotect(p, page_size(), mapping->prot) != 0)
+    return make_error(ErrorCode::internal, hex(address),
+                      std::string("restoring the pointer page's protection failed: ") + std::strerror(errno));
+  return {};
+}
+
+}  // namespace hotpatch::os

@@ -1,0 +1,335 @@
+#include "os/linux/thread_round.hpp"
+
+#include "support/log.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/membarrier.h>
+#include <mutex>
+#include <string>
+#include <sys/syscall.h>
+#include <thread>
+#include <ucontext.h>
+#include <unistd.h>
+#include <vector>
+
+namespace hotpatch::os {
+namespace {
+
+// Immutable once published; replaced (never freed) when sites are added, because a handler on
+// another thread may still be reading an older table.
+struct SiteTable {
+  std::size_t count;
+  SiteRecord records[1];
+};
+
+// Grow-only board where handlers acknowledge a round: slot[i] holds the newest round seen by the
+// i-th thread signalled. Storing the round number (not a flag) makes late answers harmless.
+struct AckBoard {
+  std::size_t capacity;
+  std::atomic<std::uint64_t> slots[1];
+};
+
+std::atomic<const SiteTable*> g_sites{nullptr};
+std::atomic<AckBoard*> g_board{nullptr};
+std::atomic<std::uint64_t> g_rounds{0};
+std::atomic<std::uint64_t> g_relocated{0};
+std::atomic<std::uint64_t> g_trap_redirects{0};
+std::atomic<bool> g_membarrier{false};
+int g_check_signal = 0;
+struct sigaction g_previous_trap{};
+
+std::mutex g_install_mutex;  // guards installation, table and board replacement
+bool g_installed = false;
+std::vector<void*> g_retired;  // old tables and boards, kept alive on purpose
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "handlers need lock-free atomics");
+
+const SiteRecord* site_at_or_before(const SiteTable* table, std::uintptr_t pc) {
+  if (table == nullptr || table->count == 0) return nullptr;
+  std::size_t lo = 0, hi = table->count;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (table->records[mid].site <= pc) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo == 0 ? nullptr : &table->records[lo - 1];
+}
+
+void move_out_of_entry(ucontext_t* uc) {
+  auto& rip = uc->uc_mcontext.gregs[REG_RIP];
+  const auto pc = static_cast<std::uintptr_t>(rip);
+  const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), pc);
+  if (r == nullptr || pc <= r->site || pc >= r->site + r->length) return;
+  const std::uint8_t mapped = r->offset_map[pc - r->site];
+  if (mapped == arch::kNoBoundary) return;  // a PC is always on a boundary; never guess
+  rip = static_cast<greg_t>(r->trampoline + mapped);
+  g_relocated.fetch_add(1, std::memory_order_relaxed);
+}
+
+void on_check_signal(int, siginfo_t* info, void* context) {
+  if (info->si_code != SI_QUEUE || info->si_pid != getpid()) return;  // not from our round
+  const int saved_errno = errno;
+  move_out_of_entry(static_cast<ucontext_t*>(context));
+  const auto token = reinterpret_cast<std::uintptr_t>(info->si_value.sival_ptr);
+  const std::uint64_t round = token >> 32;
+  const std::size_t index = token & 0xffffffffu;
+  AckBoard* board = g_board.load(std::memory_order_acquire);
+  if (board != nullptr && index < board->capacity) {
+    auto& slot = board->slots[index];
+    std::uint64_t seen = slot.load(std::memory_order_relaxed);
+    while (seen < round && !slot.compare_exchange_weak(seen, round, std::memory_order_release)) {
+    }
+  }
+  // Returning goes through rt_sigreturn, whose IRET path is serialising: the thread refetches code.
+  errno = saved_errno;
+}
+
+void on_trap(int sig, siginfo_t* info, void* context) {
+  auto* uc = static_cast<ucontext_t*>(context);
+  auto& rip = uc->uc_mcontext.gregs[REG_RIP];
+  const auto pc = static_cast<std::uintptr_t>(rip);
+  if (info->si_code == SI_KERNEL && pc > 0) {
+    const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), pc - 1);
+    if (r != nullptr && r->site == pc - 1) {
+      rip = static_cast<greg_t>(r->trampoline);  // the caller runs the old version, whole
+      g_trap_redirects.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+  }
+  // Not ours: behave as the program would have without us.
+  if (g_previous_trap.sa_flags & SA_SIGINFO) {
+    if (g_previous_trap.sa_sigaction != nullptr) g_previous_trap.sa_sigaction(sig, info, context);
+    return;
+  }
+  if (g_previous_trap.sa_handler == SIG_IGN) return;
+  if (g_previous_trap.sa_handler != SIG_DFL && g_previous_trap.sa_handler != nullptr) {
+    g_previous_trap.sa_handler(sig);
+    return;
+  }
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  sigaction(SIGTRAP, &dfl, nullptr);
+  syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGTRAP);
+}
+
+int choose_signal() {
+  if (const char* env = std::getenv("HOTPATCH_SIGNAL")) {
+    const int n = std::atoi(env);
+    if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
+  }
+  return SIGRTMAX - 3;
+}
+
+Status install_locked() {
+  if (g_installed) return {};
+  const int sig = choose_signal();
+  struct sigaction current{};
+  sigaction(sig, nullptr, &current);
+  const bool has_handler = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
+                                                            : (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN);
+  if (has_handler)
+    return make_error(ErrorCode::invalid_argument, "signal " + std::to_string(sig),
+                      "the program already handles this signal, which hotpatch needs for its thread "
+                      "check; pick a free real-time signal with HOTPATCH_SIGNAL");
+  struct sigaction action{};
+  action.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  sigemptyset(&action.sa_mask);
+  action.sa_sigaction = on_check_signal;
+  if (sigaction(sig, &action, nullptr) != 0)
+    return make_error(ErrorCode::internal, "sigaction", std::strerror(errno));
+  action.sa_sigaction = on_trap;
+  if (sigaction(SIGTRAP, &action, &g_previous_trap) != 0)
+    return make_error(ErrorCode::internal, "sigaction(SIGTRAP)", std::strerror(errno));
+  g_check_signal = sig;
+
+  const long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (supported > 0 && (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0)
+    g_membarrier.store(true);
+  else
+    log::info("membarrier SYNC_CORE unavailable; cores are synchronised with a signal round");
+  g_installed = true;
+  return {};
+}
+
+AckBoard* board_for(std::size_t threads) {
+  AckBoard* board = g_board.load(std::memory_order_acquire);
+  if (board != nullptr && board->capacity >= threads) return board;
+  const std::size_t capacity = std::max<std::size_t>(64, threads * 2);
+  void* mem = std::calloc(1, sizeof(AckBoard) + capacity * sizeof(std::atomic<std::uint64_t>));
+  if (mem == nullptr) return nullptr;
+  auto* fresh = static_cast<AckBoard*>(mem);
+  fresh->capacity = capacity;
+  if (board != nullptr) g_retired.push_back(board);
+  g_board.store(fresh, std::memory_order_release);
+  return fresh;
+}
+
+std::vector<int> other_threads() {
+  std::vector<int> tids;
+  const int self = static_cast<int>(syscall(SYS_gettid));
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      const int tid = std::atoi(e->d_name);
+      if (tid > 0 && tid != self) tids.push_back(tid);
+    }
+    closedir(d);
+  }
+  return tids;
+}
+
+// True when the thread is blocked in the kernel with its user PC outside every entry being written.
+bool blocked_outside_entries(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  if (std::strncmp(buf, "running", 7) == 0) return false;
+  // "nr a1 .. a6 sp pc" or "-1 sp pc": the PC is the last field.
+  const char* last = std::strrchr(buf, ' ');
+  if (last == nullptr) return false;
+  const std::uintptr_t pc = std::strtoull(last + 1, nullptr, 16);
+  if (pc == 0) return false;
+  const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), pc);
+  return r == nullptr || pc <= r->site || pc >= r->site + r->length;
+}
+
+bool thread_exists(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+  return ::access(path, F_OK) == 0;
+}
+
+std::string describe_thread(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+  std::string name;
+  if (std::FILE* f = std::fopen(path, "re")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof buf, f) != nullptr) name = buf;
+    std::fclose(f);
+  }
+  while (!name.empty() && name.back() == '\n') name.pop_back();
+  return "thread " + std::to_string(tid) + (name.empty() ? "" : " (" + name + ")");
+}
+
+Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_blocked) {
+  std::lock_guard lock(g_install_mutex);
+  HOTPATCH_TRY(install_locked());
+  const std::vector<int> tids = other_threads();
+  AckBoard* board = board_for(tids.size());
+  if (board == nullptr) return make_error(ErrorCode::internal, "thread check", "out of memory");
+  const std::uint64_t round = g_rounds.fetch_add(1) + 1;
+  ThreadCheck result;
+  result.threads = tids.size();
+  std::vector<std::size_t> pending;
+  const pid_t pid = getpid();
+  for (std::size_t i = 0; i < tids.size(); ++i) {
+    if (skip_blocked && blocked_outside_entries(tids[i])) {
+      ++result.blocked;
+      continue;
+    }
+    siginfo_t info{};
+    info.si_signo = g_check_signal;
+    info.si_code = SI_QUEUE;
+    info.si_pid = pid;
+    info.si_uid = getuid();
+    info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>((round << 32) | i));
+    if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], g_check_signal, &info) != 0) {
+      if (errno == ESRCH) continue;  // exited: nothing to check
+      return make_error(ErrorCode::threads_unresponsive, describe_thread(tids[i]),
+                        std::string("cannot signal it for the safety check: ") + std::strerror(errno));
+    }
+    ++result.signalled;
+    pending.push_back(i);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto next_liveness_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
+  for (unsigned spins = 0; !pending.empty(); ++spins) {
+    std::erase_if(pending, [&](std::size_t i) { return board->slots[i].load(std::memory_order_acquire) >= round; });
+    if (pending.empty()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_liveness_check) {
+      std::erase_if(pending, [&](std::size_t i) { return !thread_exists(tids[i]); });
+      next_liveness_check = now + std::chrono::milliseconds(1);
+    }
+    if (pending.empty()) break;
+    if (now >= deadline) {
+      std::string who;
+      for (std::size_t k = 0; k < pending.size() && k < 4; ++k) who += (k ? ", " : "") + describe_thread(tids[pending[k]]);
+      if (pending.size() > 4) who += " and " + std::to_string(pending.size() - 4) + " more";
+      return make_error(ErrorCode::threads_unresponsive, who,
+                        "did not answer the safety check within " + std::to_string(timeout.count()) +
+                            " ms (signal " + std::to_string(g_check_signal) +
+                            " blocked, or the thread is stopped); nothing was changed");
+    }
+    if (spins < 64) std::this_thread::yield();
+    else std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  return result;
+}
+
+}  // namespace
+
+Status register_sites(std::span<const SiteRecord> sites) {
+  std::lock_guard lock(g_install_mutex);
+  HOTPATCH_TRY(install_locked());
+  const SiteTable* old = g_sites.load(std::memory_order_acquire);
+  std::vector<SiteRecord> all;
+  if (old != nullptr) all.assign(old->records, old->records + old->count);
+  bool added = false;
+  for (const auto& s : sites) {
+    const bool known = std::any_of(all.begin(), all.end(), [&](const SiteRecord& r) { return r.site == s.site; });
+    if (!known) {
+      all.push_back(s);
+      added = true;
+    }
+  }
+  if (!added) return {};
+  std::sort(all.begin(), all.end(), [](const SiteRecord& a, const SiteRecord& b) { return a.site < b.site; });
+  void* mem = std::malloc(sizeof(SiteTable) + all.size() * sizeof(SiteRecord));
+  if (mem == nullptr) return make_error(ErrorCode::internal, "site table", "out of memory");
+  auto* table = static_cast<SiteTable*>(mem);
+  table->count = all.size();
+  std::copy(all.begin(), all.end(), table->records);
+  g_sites.store(table, std::memory_order_release);
+  if (old != nullptr) g_retired.push_back(const_cast<SiteTable*>(old));
+  return {};
+}
+
+Result<ThreadCheck> check_threads(std::chrono::milliseconds timeout) { return run_round(timeout, true); }
+
+Status sync_cores(std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(g_install_mutex);
+    HOTPATCH_TRY(install_locked());
+  }
+  if (g_membarrier.load()) {
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0) return {};
+    log::warning(std::string("membarrier SYNC_CORE failed, using a signal round: ") + std::strerror(errno));
+    g_membarrier.store(false);
+  }
+  // Every thread, blocked ones too: a return through sysret is not architecturally serialising.
+  auto r = run_round(timeout, false);
+  if (!r) return r.error();
+  return {};
+}
+
+SafetyCounters safety_counters() {
+  return {g_rounds.load(), g_relocated.load(), g_trap_redirects.load()};
+}
+
+}  // namespace hotpatch::os

@@ -1,0 +1,36 @@
+// The process's one patch engine: the apply and revert transactions over the patch table.
+#pragma once
+
+#include "engine/patch_table.hpp"
+
+#include <hotpatch/runtime.hpp>
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hotpatch::engine {
+
+class Engine {
+ public:
+  static Engine& instance();
+
+  Result<AppliedPatch> apply(const std::string& path, const ApplyOptions& options);
+  Status revert(std::string_view id, const ApplyOptions& options);
+
+  std::vector<PatchedFunction> table();
+  std::vector<AppliedPatch> patches();
+  EngineStats stats();
+
+ private:
+  Result<AppliedPatch> apply_locked(const std::string& path, const ApplyOptions& options);
+  Status revert_locked(std::string_view id, const ApplyOptions& options);
+
+  std::mutex mutex_;
+  PatchTable table_;
+  EngineStats stats_;
+  std::vector<void*> retired_handles_;  // reverted patches stay loaded: a thread may still run them
+};
+
+}  // namespace hotpatch::engine

@@ -1,0 +1,64 @@
+// What is patched: per function, the stack of applied versions over the original; per patch, the
+// functions it provides. The engine's single source of truth, guarded by the engine's mutex.
+#pragma once
+
+#include "engine/entry_redirect.hpp"
+
+#include <hotpatch/runtime.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hotpatch::engine {
+
+struct AppliedRecord;
+
+struct Layer {
+  const AppliedRecord* patch = nullptr;
+  std::uintptr_t replacement = 0;
+  std::chrono::system_clock::time_point since;
+};
+
+struct FunctionEntry {
+  std::string symbol;
+  std::string module;
+  std::uintptr_t address = 0;
+  RedirectMethod method = RedirectMethod::entry_jump;
+  std::unique_ptr<EntryRedirect> redirect;  ///< entry_jump: kept after a full revert, for reuse
+  bool jump_live = false;                   ///< entry_jump: the jump is written now
+  std::vector<std::uintptr_t> vtable_slots; ///< vtable_slot: where the function pointer lives
+  std::vector<Layer> layers;                ///< bottom (oldest) to top (active)
+
+  std::uintptr_t active_target() const { return layers.empty() ? address : layers.back().replacement; }
+};
+
+struct AppliedRecord {
+  AppliedPatch info;
+  void* handle = nullptr;
+  std::vector<std::uintptr_t> functions;
+};
+
+class PatchTable {
+ public:
+  FunctionEntry* find(std::uintptr_t address);
+  FunctionEntry& insert(FunctionEntry entry);
+
+  const AppliedRecord* newest_with_id(const std::string& id) const;
+  bool has(const std::string& id, std::uint32_t version) const;
+  const AppliedRecord& add_patch(AppliedRecord record);
+  void remove_patch(const AppliedRecord* record);
+
+  std::vector<PatchedFunction> rows() const;
+  std::vector<AppliedPatch> patches() const;
+
+ private:
+  std::map<std::uintptr_t, FunctionEntry> functions_;
+  std::vector<std::unique_ptr<AppliedRecord>> applied_;  // oldest first; stable addresses
+};
+
+}  // namespace hotpatch::engine

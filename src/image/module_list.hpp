@@ -1,0 +1,21 @@
+// Modules loaded in this process (dl_iterate_phdr), with the build-id read from memory.
+#pragma once
+
+#include <hotpatch/runtime.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hotpatch::image {
+
+/// Every loaded module; `path` is the file to read symbols from (/proc/self/exe for the executable).
+std::vector<LoadedModule> list_modules();
+
+/// The loaded module with this build-id, if any.
+std::optional<LoadedModule> find_module_by_build_id(const std::string& build_id);
+
+/// The loaded module whose mapped segments contain `address`, if any.
+std::optional<LoadedModule> find_module_containing(std::uintptr_t address);
+
+}  // namespace hotpatch::image

@@ -1,0 +1,56 @@
+// Keeping other threads safe while function entries are rewritten under them.
+//
+// A thread preempted strictly inside the bytes an entry jump overwrites (say at f+3) would resume in
+// the middle of the new jump. Atomic stores and the int3-first protocol alone do not help (measured:
+// crashes at f+3 within seconds). So, after a temporary int3 at every site is visible, each other
+// thread is checked once: a thread blocked in the kernel is checked by reading its user PC from
+// /proc/self/task/<tid>/syscall (no interruption); any other thread gets a signal whose handler
+// moves a PC found inside overwritten bytes to the same instruction in a relocated copy of them
+// (the site's trampoline). A caller that hits the temporary int3 is sent to the trampoline too, i.e.
+// it runs the whole old version. Sites are registered for the life of the process because a trap
+// taken just before a write can be handled just after it.
+#pragma once
+
+#include "arch/x86_64/instruction_scan.hpp"
+
+#include <hotpatch/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+
+namespace hotpatch::os {
+
+struct SiteRecord {
+  std::uintptr_t site = 0;        ///< address of the entry jump
+  std::uintptr_t trampoline = 0;  ///< relocated copy of the overwritten instructions
+  std::uint8_t length = 0;        ///< overwritten bytes
+  std::uint8_t offset_map[arch::kMaxOverwritten] = {};  ///< site offset -> trampoline offset
+};
+
+/// Installs the SIGTRAP and check-signal handlers once (HOTPATCH_SIGNAL picks the signal number,
+/// default SIGRTMAX-3) and registers `sites` permanently.
+Status register_sites(std::span<const SiteRecord> sites);
+
+struct ThreadCheck {
+  std::size_t threads = 0;    ///< other threads seen
+  std::size_t signalled = 0;  ///< threads that got the check signal
+  std::size_t blocked = 0;    ///< threads proven safe from their blocked-in-kernel PC
+};
+
+/// Makes sure no other thread stands strictly inside registered entry bytes (moving any that does).
+/// Fails with threads_unresponsive, naming the threads, when one does not answer within `timeout`.
+Result<ThreadCheck> check_threads(std::chrono::milliseconds timeout);
+
+/// Makes every thread of the process execute a serialising instruction before it next runs user
+/// code, as cross-modifying code requires (membarrier SYNC_CORE; a signal round where unsupported).
+Status sync_cores(std::chrono::milliseconds timeout);
+
+struct SafetyCounters {
+  std::uint64_t rounds = 0;
+  std::uint64_t relocated = 0;
+  std::uint64_t trap_redirects = 0;
+};
+SafetyCounters safety_counters();
+
+}  // namespace hotpatch::os
