@@ -2,6 +2,8 @@
 // library boundary. This header is usable from C++20 (std::expected needs C++23, so Result is ours).
 #pragma once
 
+#include <hotpatch/export.h>
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -39,7 +41,7 @@ enum class ErrorCode : int {
 };
 
 /// Short stable name of a code, e.g. "write_denied".
-const char* error_code_name(ErrorCode code) noexcept;
+HOTPATCH_API const char* error_code_name(ErrorCode code) noexcept;
 
 /// An error: a code, the thing it concerns (symbol, path, pid...) and a sentence for a human.
 struct Error {

@@ -6,15 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hotpatch/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(__GNUC__)
-#define HOTPATCH_API __attribute__((visibility("default")))
-#else
-#define HOTPATCH_API
-#endif
 
 /* Same values as hotpatch::ErrorCode. */
 typedef enum hotpatch_status {

@@ -37,10 +37,10 @@ struct PatchManifest {
 };
 
 /// Reads and validates the manifest of a patch file without running any of its code.
-Result<PatchManifest> read_patch_manifest(const std::string& path);
+HOTPATCH_API Result<PatchManifest> read_patch_manifest(const std::string& path);
 
 /// Parses the raw bytes of a `.hotpatch` section (exposed for tools and fuzzing).
-Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size);
+HOTPATCH_API Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size);
 
 /// A module (executable or shared object) loaded in this process.
 struct LoadedModule {
@@ -51,7 +51,7 @@ struct LoadedModule {
 };
 
 /// Every module loaded right now, main executable first.
-std::vector<LoadedModule> loaded_modules();
+HOTPATCH_API std::vector<LoadedModule> loaded_modules();
 
 /// How a function's calls are redirected.
 enum class RedirectMethod { entry_jump, vtable_slot };
@@ -82,17 +82,17 @@ struct ApplyOptions {
 
 /// Applies a patch file as one transaction: every target is resolved and checked first, then all are
 /// written; on any failure nothing stays changed and the error says what and why.
-Result<AppliedPatch> apply_patch_file(const std::string& path, const ApplyOptions& options = {});
+HOTPATCH_API Result<AppliedPatch> apply_patch_file(const std::string& path, const ApplyOptions& options = {});
 
 /// Reverts an applied patch by id: each of its functions goes back to the version below it (or to
 /// the original bytes, byte for byte).
-Status revert_patch(std::string_view patch_id, const ApplyOptions& options = {});
+HOTPATCH_API Status revert_patch(std::string_view patch_id, const ApplyOptions& options = {});
 
 /// The patch table: one row per patched function.
-std::vector<PatchedFunction> patch_table();
+HOTPATCH_API std::vector<PatchedFunction> patch_table();
 
 /// Applied patches, oldest first.
-std::vector<AppliedPatch> applied_patches();
+HOTPATCH_API std::vector<AppliedPatch> applied_patches();
 
 /// Counters the engine keeps, for tests, benchmarks and status output.
 struct EngineStats {
@@ -105,12 +105,12 @@ struct EngineStats {
   std::uint64_t threads_relocated = 0;  ///< threads moved out of bytes being overwritten
   std::uint64_t trap_redirects = 0;     ///< callers caught by the temporary int3 and sent on
 };
-EngineStats engine_stats();
+HOTPATCH_API EngineStats engine_stats();
 
 /// Log sink: receives one line per event (no trailing newline). Default: stderr, unless the
 /// environment sets HOTPATCH_LOG=off. Pass an empty function to silence the runtime.
 enum class LogLevel { debug, info, warning, error };
 using LogSink = std::function<void(LogLevel, std::string_view)>;
-void set_log_sink(LogSink sink);
+HOTPATCH_API void set_log_sink(LogSink sink);
 
 }  // namespace hotpatch

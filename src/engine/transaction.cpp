@@ -214,8 +214,6 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
   record.handle = handle;
   for (const auto& p : plans) record.functions.push_back(p.address);
   const AppliedRecord& rec = table_.add_patch(std::move(record));
-  std::size_t next_built = 0;
-  std::sort(built.begin(), built.end(), [](const auto& a, const auto& b) { return a.function < b.function; });
   for (const auto& p : plans) {
     FunctionEntry* entry = table_.find(p.address);
     if (entry == nullptr) {
@@ -226,8 +224,8 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
       fresh.method = p.action == Action::vtable ? RedirectMethod::vtable_slot : RedirectMethod::entry_jump;
       fresh.vtable_slots = p.vtable_slots;
       if (p.action == Action::new_jump) {
-        while (next_built < built.size() && built[next_built].function != p.address) ++next_built;
-        fresh.redirect = std::make_unique<EntryRedirect>(built[next_built]);
+        auto it = std::find_if(built.begin(), built.end(), [&](const EntryRedirect& b) { return b.function == p.address; });
+        fresh.redirect = std::make_unique<EntryRedirect>(std::move(*it));
       }
       entry = &table_.insert(std::move(fresh));
     }

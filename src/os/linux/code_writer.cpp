@@ -28,6 +28,7 @@ enum class Method { unknown, proc_mem, mprotect };
 struct WriterState {
   std::mutex mutex;
   int mem_fd = -1;
+  pid_t mem_fd_pid = 0;  // /proc/self/mem names the opener's memory: a forked child must reopen
   Method method = Method::unknown;
   std::string proc_mem_failure;  // why /proc/self/mem is not used, for error messages
 };
@@ -47,7 +48,12 @@ Method forced_method() {
 
 // Returns an empty string on success, otherwise what went wrong.
 std::string write_proc_mem(WriterState& s, std::uintptr_t address, const std::uint8_t* bytes, std::size_t n) {
+  if (s.mem_fd >= 0 && s.mem_fd_pid != ::getpid()) {
+    ::close(s.mem_fd);
+    s.mem_fd = -1;
+  }
   if (s.mem_fd < 0) {
+    s.mem_fd_pid = ::getpid();
     s.mem_fd = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
     if (s.mem_fd < 0) return std::string("open(/proc/self/mem): ") + std::strerror(errno);
   }

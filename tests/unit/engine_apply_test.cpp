@@ -1,0 +1,157 @@
+// Applying, stacking and reverting patches of C, C++, static and shared-library functions.
+#include "engine_test_support.hpp"
+#include "targets.h"
+
+#include <memory>
+
+using namespace hptest;
+using hotpatch::RedirectMethod;
+
+namespace {
+
+const hotpatch::PatchedFunction* row_for(const std::vector<hotpatch::PatchedFunction>& rows, const std::string& symbol) {
+  for (const auto& r : rows)
+    if (r.symbol == symbol) return &r;
+  return nullptr;
+}
+
+TEST_F(EngineTest, CFunctionIsReplacedAndRevertedByteForByte) {
+  const auto before = code_bytes(&hp_c_add);
+  EXPECT_EQ(hp_c_add(1), 2);
+  apply_ok("c_add_v1");
+  EXPECT_EQ(hp_c_add(1), 101);
+  EXPECT_NE(code_bytes(&hp_c_add), before);
+  auto rows = hotpatch::patch_table();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].symbol, "hp_c_add");
+  EXPECT_EQ(rows[0].version, 1u);
+  EXPECT_EQ(rows[0].patch_id, "c-add");
+  EXPECT_EQ(rows[0].method, RedirectMethod::entry_jump);
+  EXPECT_EQ(rows[0].address, reinterpret_cast<std::uintptr_t>(&hp_c_add));
+  revert_ok("c-add");
+  EXPECT_EQ(hp_c_add(1), 2);
+  EXPECT_EQ(code_bytes(&hp_c_add), before);
+  EXPECT_TRUE(hotpatch::patch_table().empty());
+}
+
+TEST_F(EngineTest, VersionsStackAndRevertInOrder) {
+  const auto before = code_bytes(&hp_c_add);
+  apply_ok("c_add_v1");
+  apply_ok("c_add_v2");
+  EXPECT_EQ(hp_c_add(1), 201);
+  auto rows = hotpatch::patch_table();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].version, 2u);
+  EXPECT_EQ(rows[0].stacked, 1u);
+  revert_ok("c-add");  // the newest version of the id goes first
+  EXPECT_EQ(hp_c_add(1), 101);
+  EXPECT_EQ(hotpatch::patch_table().at(0).version, 1u);
+  revert_ok("c-add");
+  EXPECT_EQ(hp_c_add(1), 2);
+  EXPECT_EQ(code_bytes(&hp_c_add), before);
+}
+
+TEST_F(EngineTest, ReapplyAfterRevertReusesTheRedirect) {
+  for (int i = 0; i < 50; ++i) {
+    apply_ok("c_add_v1");
+    ASSERT_EQ(hp_c_add(i), i + 100);
+    revert_ok("c-add");
+    ASSERT_EQ(hp_c_add(i), i + 1);
+  }
+}
+
+TEST_F(EngineTest, CppFreeMemberAndVirtualFunctions) {
+  std::unique_ptr<Greeter> g(hp_make_greeter(2));
+  EXPECT_EQ(hp_free_function(3), 30);
+  EXPECT_EQ(g->greet(3), 5);
+  EXPECT_EQ(g->vgreet(3), 6);
+  EXPECT_EQ(g->vshort(), 2);
+  apply_ok("cpp_members");
+  EXPECT_EQ(hp_free_function(3), 35);
+  EXPECT_EQ(g->greet(3), 1005);
+  EXPECT_EQ(g->vgreet(3), 2006);
+  EXPECT_EQ(g->vshort(), 3002);
+  auto rows = hotpatch::patch_table();
+  ASSERT_EQ(rows.size(), 4u);
+  const auto* vshort = row_for(rows, "_ZNK7Greeter6vshortEv");
+  ASSERT_NE(vshort, nullptr);
+  EXPECT_EQ(vshort->method, RedirectMethod::vtable_slot);
+  const auto* greet = row_for(rows, "_ZNK7Greeter5greetEi");
+  ASSERT_NE(greet, nullptr) << "the demangled name must resolve to the mangled symbol";
+  EXPECT_EQ(greet->method, RedirectMethod::entry_jump);
+  revert_ok("cpp-members");
+  EXPECT_EQ(hp_free_function(3), 30);
+  EXPECT_EQ(g->greet(3), 5);
+  EXPECT_EQ(g->vgreet(3), 6);
+  EXPECT_EQ(g->vshort(), 2);
+}
+
+TEST_F(EngineTest, StaticFunctionAndStaticVariableOfTheTarget) {
+  EXPECT_EQ(hp_call_static(2), 6);
+  const int start = hp_bump();
+  apply_ok("statics");
+  EXPECT_EQ(hp_call_static(2), 60);
+  EXPECT_EQ(hp_bump(), start + 10) << "the patch must write the target's static counter";
+  revert_ok("statics");
+  EXPECT_EQ(hp_call_static(2), 6);
+  EXPECT_EQ(hp_bump(), start + 11) << "the counter keeps what the patch wrote";
+}
+
+TEST_F(EngineTest, FunctionInASharedLibrary) {
+  EXPECT_EQ(hp_lib_value(1), 8);
+  apply_ok("shared_lib");
+  EXPECT_EQ(hp_lib_value(1), 71);
+  const auto rows = hotpatch::patch_table();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_NE(rows[0].module.find("hp_fixture_shared"), std::string::npos) << rows[0].module;
+  revert_ok("shared-lib");
+  EXPECT_EQ(hp_lib_value(1), 8);
+}
+
+TEST_F(EngineTest, EntriesOfSeveralInstructionsAndRipRelativeLoads) {
+  const auto split_before = code_bytes(&hp_split_entry);
+  const auto riprel_before = code_bytes(&hp_riprel_entry);
+  EXPECT_EQ(hp_split_entry(1), 2);
+  EXPECT_EQ(hp_riprel_entry(1), 6);
+  apply_ok("split_entry");
+  apply_ok("riprel_entry");
+  EXPECT_EQ(hp_split_entry(1), 101);
+  EXPECT_EQ(hp_riprel_entry(1), 1001);
+  revert_ok("riprel-entry");
+  revert_ok("split-entry");
+  EXPECT_EQ(hp_split_entry(1), 2);
+  EXPECT_EQ(hp_riprel_entry(1), 6);
+  EXPECT_EQ(code_bytes(&hp_split_entry), split_before);
+  EXPECT_EQ(code_bytes(&hp_riprel_entry), riprel_before);
+}
+
+TEST_F(EngineTest, ManifestIsReadWithoutLoading) {
+  auto m = hotpatch::read_patch_manifest(patch_path("cpp_members"));
+  ASSERT_TRUE(m.has_value()) << m.error().what();
+  EXPECT_EQ(m->id, "cpp-members");
+  EXPECT_EQ(m->version, 1u);
+  EXPECT_EQ(m->about, "cpp_members for engine_tests");
+  ASSERT_EQ(m->replaces.size(), 4u);
+  bool demangled = false;
+  for (const auto& r : m->replaces) demangled |= r.target_symbol == "Greeter::greet(int) const";
+  EXPECT_TRUE(demangled);
+  EXPECT_EQ(m->target_module, "engine_tests");
+  bool found = false;
+  for (const auto& mod : hotpatch::loaded_modules()) found |= mod.build_id == m->target_build_id;
+  EXPECT_TRUE(found) << "the patch must be bound to this test program's build-id";
+}
+
+TEST_F(EngineTest, AppliedPatchesAreListed) {
+  apply_ok("c_add_v1");
+  apply_ok("statics");
+  auto patches = hotpatch::applied_patches();
+  ASSERT_EQ(patches.size(), 2u);
+  EXPECT_EQ(patches[0].manifest.id, "c-add");
+  EXPECT_EQ(patches[1].manifest.id, "statics");
+  EXPECT_EQ(patches[1].path, patch_path("statics"));
+  const auto stats = hotpatch::engine_stats();
+  EXPECT_GE(stats.applies, 2u);
+  EXPECT_GE(stats.code_writes, 3u);
+}
+
+}  // namespace
