@@ -1,4 +1,7 @@
 // RegistryClient over a file:// registry with a fake engine and an injected clock.
+#include "registry/encoding.hpp"
+#include "registry/sha256.hpp"
+#include "test_http_server.hpp"
 #include "test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -147,6 +150,38 @@ TEST_F(Client, FallsBackToTheNextMirror) {
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->source, reg.url());
   EXPECT_FALSE(r->unreachable.has_value());
+}
+
+TEST_F(Client, OverHttpAnUnchangedPointerCostsA304AndIsStillChecked) {
+  reg.publish("fix-a", 1, build_id_a, base_time(), 24h);
+  int not_modified = 0;
+  HttpServer server([&](const HttpRequest& req) {
+    std::string body = read_text(reg.dir() + req.path);
+    std::string etag = "\"" + sha256_hex(as_bytes(body)).substr(0, 16) + "\"";
+    if (req.header("If-None-Match") == etag) {
+      ++not_modified;
+      return HttpResponse{304, {"ETag: " + etag}, "", false};
+    }
+    return HttpResponse{200, {"ETag: " + etag}, body};
+  });
+  auto config = client_config(reg, cache);
+  config.urls = {server.url()};
+  auto client = make(config);
+  auto first = client.update();
+  ASSERT_TRUE(first) << first.error().what();
+  EXPECT_TRUE(first->changed);
+  auto second = client.update();
+  ASSERT_TRUE(second) << second.error().what();
+  EXPECT_FALSE(second->changed);
+  EXPECT_EQ(not_modified, 1);
+  ASSERT_TRUE(client.apply_available());
+  EXPECT_EQ(engine.applied.at("fix-a"), 1u);
+  // A 304 does not extend trust: the remembered pointer expires like any other.
+  now = base_time() + 25h;
+  auto stale = client.update();
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, ErrorCode::expired);
+  EXPECT_EQ(not_modified, 2);
 }
 
 TEST_F(Client, EngineRefusalOfOnePatchDoesNotStopTheOthers) {
