@@ -12,6 +12,7 @@
 #include "support/log.hpp"
 
 #include <dlfcn.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -35,13 +36,16 @@ struct PointerWrite {
   std::uintptr_t at = 0;
   std::uintptr_t before = 0;
   std::uintptr_t after = 0;
+  int prot = -1;  // known protection of the page (our own slots), -1 to look it up
 };
+
+constexpr int kSlotProt = PROT_READ;  // redirect slots are read-only between switches
 
 // Stores every pointer; on failure puts back the ones already stored.
 Status write_pointers(const std::vector<PointerWrite>& writes) {
   for (std::size_t i = 0; i < writes.size(); ++i) {
-    if (auto s = os::store_pointer(writes[i].at, writes[i].after); !s) {
-      for (std::size_t k = i; k-- > 0;) (void)os::store_pointer(writes[k].at, writes[k].before);
+    if (auto s = os::store_pointer(writes[i].at, writes[i].after, writes[i].prot); !s) {
+      for (std::size_t k = i; k-- > 0;) (void)os::store_pointer(writes[k].at, writes[k].before, writes[k].prot);
       return s;
     }
   }
@@ -190,10 +194,10 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
   for (const auto& p : plans) {
     FunctionEntry* existing = table_.find(p.address);
     if (p.action == Action::reuse_jump) {
-      if (auto s = os::store_pointer(existing->redirect->slot, p.replacement); !s) return fail(s.error());
+      if (auto s = os::store_pointer(existing->redirect->slot, p.replacement, kSlotProt); !s) return fail(s.error());
       jumps.push_back(existing->redirect.get());
     } else if (p.action == Action::switch_slot) {
-      pointers.push_back({existing->redirect->slot, existing->active_target(), p.replacement});
+      pointers.push_back({existing->redirect->slot, existing->active_target(), p.replacement, kSlotProt});
     } else if (p.action == Action::vtable) {
       const std::uintptr_t before = existing != nullptr ? existing->active_target() : p.address;
       for (auto slot : p.vtable_slots) pointers.push_back({slot, before, p.replacement});
@@ -264,7 +268,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
     if (f->method == RedirectMethod::vtable_slot) {
       for (auto slot : f->vtable_slots) pointers.push_back({slot, f->active_target(), below ? below : f->address});
     } else if (below != 0) {
-      pointers.push_back({f->redirect->slot, f->active_target(), below});
+      pointers.push_back({f->redirect->slot, f->active_target(), below, kSlotProt});
     } else {
       to_original.push_back(f->redirect.get());
     }
@@ -272,7 +276,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   HOTPATCH_TRY(write_pointers(pointers));
   if (auto s = remove_jumps(to_original, options.thread_timeout); !s) {
     std::vector<PointerWrite> back;
-    for (const auto& w : pointers) back.push_back({w.at, w.after, w.before});
+    for (const auto& w : pointers) back.push_back({w.at, w.after, w.before, w.prot});
     (void)write_pointers(back);
     return prefixed(s.error(), who);
   }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -115,12 +116,17 @@ Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t
   return make_error(ErrorCode::write_denied, hex(address), why);
 }
 
-Status store_pointer(std::uintptr_t address, std::uintptr_t value) {
+Status store_pointer(std::uintptr_t address, std::uintptr_t value, int known_prot) {
   if (address % alignof(std::uintptr_t) != 0)
     return make_error(ErrorCode::internal, hex(address), "pointer slot is not aligned");
-  auto maps = read_memory_map();
-  if (!maps) return maps.error();
-  auto mapping = mapping_of(*maps, address);
+  std::optional<Mapping> mapping;
+  if (known_prot >= 0) {
+    mapping = Mapping{address, address + 1, known_prot, {}};
+  } else {
+    auto maps = read_memory_map();
+    if (!maps) return maps.error();
+    mapping = mapping_of(*maps, address);
+  }
   if (!mapping) return make_error(ErrorCode::internal, hex(address), "pointer slot is not mapped");
   auto* slot = reinterpret_cast<std::uintptr_t*>(address);
   if (mapping->prot & PROT_WRITE) {

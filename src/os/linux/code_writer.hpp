@@ -16,7 +16,8 @@ namespace hotpatch::os {
 Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t n);
 
 /// Stores an aligned pointer atomically into data that may be read-only (RELRO vtables, version
-/// slots): the page is made writable (never executable) just for the store.
-Status store_pointer(std::uintptr_t address, std::uintptr_t value);
+/// slots): the page is made writable (never executable) just for the store. `known_prot` (PROT_*
+/// bits), when the caller knows them, saves reading /proc/self/maps.
+Status store_pointer(std::uintptr_t address, std::uintptr_t value, int known_prot = -1);
 
 }  // namespace hotpatch::os
