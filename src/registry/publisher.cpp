@@ -150,8 +150,19 @@ Result<PublishResult> publish(const PublishRequest& req) {
   IndexPointer pointer{next.registry, next.version, result.index_sha256, next.expires};
   auto sig = minisign::sign(req.key, as_bytes(index_text), format_pointer_comment(pointer),
                             "hotpatch registry " + next.registry + " index version " + std::to_string(next.version));
-  HOTPATCH_TRY(write_file_atomic(req.registry_dir + "/" + std::string(pointer_path), minisign::format_signature(sig),
-                                 0644));
+  const std::string pointer_file = req.registry_dir + "/" + std::string(pointer_path);
+  struct stat before{};
+  const bool had_pointer = ::stat(pointer_file.c_str(), &before) == 0;
+  HOTPATCH_TRY(write_file_atomic(pointer_file, minisign::format_signature(sig), 0644));
+  // Static servers derive the ETag from mtime (whole seconds) and size, and pointers of one registry
+  // tend to have the same size: two publishes within a second would look unchanged to a conditional
+  // GET. Move the new pointer's mtime past the old one's so its ETag differs.
+  struct stat after{};
+  if (had_pointer && ::stat(pointer_file.c_str(), &after) == 0 && after.st_mtim.tv_sec <= before.st_mtim.tv_sec) {
+    const timespec times[2] = {{0, UTIME_OMIT}, {before.st_mtim.tv_sec + 1, 0}};
+    if (::utimensat(AT_FDCWD, pointer_file.c_str(), times, 0) != 0)
+      return make_error(ErrorCode::io, pointer_file, std::string("cannot advance its mtime: ") + std::strerror(errno));
+  }
   result.index = std::move(next);
   return result;
 }
