@@ -11,12 +11,17 @@ include_guard(GLOBAL)
 set(HOTPATCH_CMAKE_HELPERS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 function(hotpatch_make_patchable target)
-  include(CheckCXXCompilerFlag)
-  check_cxx_compiler_flag(-flive-patching=inline-only-static HOTPATCH_HAS_LIVE_PATCHING_FLAG)
-  if(HOTPATCH_HAS_LIVE_PATCHING_FLAG)
-    target_compile_options(${target} PRIVATE
-      $<$<COMPILE_LANGUAGE:C,CXX>:-flive-patching=inline-only-static>)
-  endif()
+  include(CheckCompilerFlag)
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  foreach(lang C CXX)
+    if(lang IN_LIST languages)
+      check_compiler_flag(${lang} -flive-patching=inline-only-static HOTPATCH_${lang}_HAS_LIVE_PATCHING)
+      if(HOTPATCH_${lang}_HAS_LIVE_PATCHING)
+        target_compile_options(${target} PRIVATE
+          $<$<COMPILE_LANGUAGE:${lang}>:-flive-patching=inline-only-static>)
+      endif()
+    endif()
+  endforeach()
   target_link_options(${target} PRIVATE -Wl,--build-id=sha1)
 endfunction()
 
