@@ -1,6 +1,7 @@
 // The process's one patch engine: the apply and revert transactions over the patch table.
 #pragma once
 
+#include "engine/patch_object.hpp"
 #include "engine/patch_table.hpp"
 
 #include <hotpatch/runtime.hpp>
@@ -30,7 +31,7 @@ class Engine {
   std::mutex mutex_;
   PatchTable table_;
   EngineStats stats_;
-  std::vector<void*> retired_handles_;  // reverted patches stay loaded: a thread may still run them
+  PatchLoader loader_;  // loaded patches stay loaded: a thread may still run them
 };
 
 }  // namespace hotpatch::engine

@@ -3,7 +3,7 @@
 #include <hotpatch/patch.h>
 #include <hotpatch/runtime.hpp>
 
-#include "image/elf_file.hpp"
+#include "engine/patch_object.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -100,25 +100,8 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
 }
 
 Result<PatchManifest> read_patch_manifest(const std::string& path) {
-  if (path.empty()) return make_error(ErrorCode::invalid_argument, "patch", "no patch file given");
-  auto file = image::ElfFile::open(path);
-  if (!file) {
-    Error e = file.error();
-    if (e.code != ErrorCode::io) e.message = "not a patch object: " + e.message;
-    return e;
-  }
-  auto section = file->section(".hotpatch");
-  if (!section)
-    return make_error(ErrorCode::malformed_patch, path,
-                      "has no .hotpatch section: not a hotpatch patch (build it with hotpatch_add_patch() or the "
-                      "HOTPATCH_* macros of <hotpatch/patch.h>)");
-  auto manifest = parse_patch_manifest(section->data(), section->size());
-  if (!manifest) {
-    Error e = manifest.error();
-    e.subject = path;
-    return e;
-  }
-  return manifest;
+  HOTPATCH_LET(image, engine::read_patch_image(path));
+  return std::move(image.manifest);
 }
 
 }  // namespace hotpatch

@@ -66,6 +66,10 @@ std::string loaded_builds_summary() {
   return out;
 }
 
+std::uint64_t nanoseconds(std::chrono::steady_clock::duration d) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
 Error prefixed(Error e, const std::string& patch) {
   if (e.subject.empty()) e.subject = patch;
   else e.subject = patch + ": " + e.subject;
@@ -90,7 +94,9 @@ Result<AppliedPatch> Engine::apply(const std::string& path, const ApplyOptions& 
 }
 
 Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOptions& options) {
-  HOTPATCH_LET(manifest, read_patch_manifest(path));
+  const auto t_started = std::chrono::steady_clock::now();
+  HOTPATCH_LET(image, read_patch_image(path));
+  const PatchManifest& manifest = image.manifest;
   const std::string who = "patch '" + manifest.id + "' v" + std::to_string(manifest.version);
 
   auto module = image::find_module_by_build_id(manifest.target_build_id);
@@ -150,16 +156,18 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
     imports.emplace_back(imp.variable, sym->address);
   }
 
-  // Load the patch and bind it.
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle == nullptr) {
-    const char* why = dlerror();
-    return make_error(ErrorCode::load_failed, who, std::string("dlopen failed: ") + (why ? why : "unknown reason"));
-  }
+  // Load the patch (the very bytes checked above) and bind it.
+  const auto t_resolved = std::chrono::steady_clock::now();
+  bool fresh = false;
+  auto load_result = loader_.load(image, fresh);
+  if (!load_result) return prefixed(load_result.error(), who);
+  void* handle = *load_result;
   bool reachable = false;  // once its code could have run, the patch is never unloaded
   auto fail = [&](Error e) -> Error {
-    if (!reachable) dlclose(handle);
-    else retired_handles_.push_back(handle);
+    if (fresh && !reachable) {
+      loader_.forget(handle);
+      dlclose(handle);
+    }
     return prefixed(std::move(e), who);
   };
   for (std::size_t i = 0; i < plans.size(); ++i) {
@@ -177,6 +185,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
   }
 
   // Redirect memory for functions patched for the first time.
+  const auto t_loaded = std::chrono::steady_clock::now();
   std::vector<RedirectRequest> requests;
   for (const auto& p : plans)
     if (p.action == Action::new_jump) requests.push_back({p.symbol, p.address, p.entry, p.replacement});
@@ -212,6 +221,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
   }
 
   // Record.
+  const auto t_written = std::chrono::steady_clock::now();
   const auto now = std::chrono::system_clock::now();
   AppliedRecord record;
   record.info = {manifest, path, now};
@@ -239,6 +249,9 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
   ++stats_.applies;
   stats_.code_writes += jumps.size();
   stats_.slot_writes += pointers.size();
+  stats_.resolve_ns += nanoseconds(t_resolved - t_started);
+  stats_.load_ns += nanoseconds(t_loaded - t_resolved);
+  stats_.write_ns += nanoseconds(t_written - t_loaded);
   log::info("applied " + who + " (" + manifest.about + "): " + std::to_string(plans.size()) + " function(s)");
   return rec.info;
 }
@@ -259,6 +272,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   if (rec == nullptr) return make_error(ErrorCode::not_applied, "patch '" + id + "'", "is not applied");
   const std::string who = "patch '" + id + "' v" + std::to_string(rec->info.manifest.version);
 
+  const auto t_started = std::chrono::steady_clock::now();
   std::vector<EntryRedirect*> to_original;
   std::vector<PointerWrite> pointers;
   for (auto address : rec->functions) {
@@ -280,6 +294,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
     (void)write_pointers(back);
     return prefixed(s.error(), who);
   }
+  stats_.write_ns += nanoseconds(std::chrono::steady_clock::now() - t_started);
 
   const auto now = std::chrono::system_clock::now();
   for (auto address : rec->functions) {
@@ -290,7 +305,6 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
     if (was_top && !f->layers.empty()) f->layers.back().since = now;
     if (f->layers.empty() && f->method == RedirectMethod::entry_jump) f->jump_live = false;
   }
-  retired_handles_.push_back(rec->handle);
   log::info("reverted " + who);
   table_.remove_patch(rec);
   ++stats_.reverts;

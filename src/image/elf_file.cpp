@@ -12,6 +12,7 @@ namespace hotpatch::image {
 
 struct ElfFile::Impl {
   std::string path;
+  std::vector<std::uint8_t> bytes;  // backing store for from_memory()
   int fd = -1;
   Elf* elf = nullptr;
   ~Impl() {
@@ -36,22 +37,46 @@ ElfFile::ElfFile(ElfFile&&) noexcept = default;
 ElfFile& ElfFile::operator=(ElfFile&&) noexcept = default;
 ElfFile::~ElfFile() = default;
 
-Result<ElfFile> ElfFile::open(const std::string& path) {
+namespace {
+
+Status check_header(Elf* elf, const std::string& path) {
+  if (elf == nullptr || elf_kind(elf) != ELF_K_ELF) return make_error(ErrorCode::malformed_patch, path, "not an ELF file");
+  GElf_Ehdr ehdr;
+  if (gelf_getehdr(elf, &ehdr) == nullptr || gelf_getclass(elf) != ELFCLASS64 || ehdr.e_machine != EM_X86_64)
+    return make_error(ErrorCode::malformed_patch, path, "not an x86-64 ELF64 file");
+  return {};
+}
+
+bool libelf_ready() {
   static const bool initialised = elf_version(EV_CURRENT) != EV_NONE;
-  if (!initialised) return make_error(ErrorCode::internal, "libelf", "library version mismatch");
+  return initialised;
+}
+
+}  // namespace
+
+Result<ElfFile> ElfFile::open(const std::string& path) {
+  if (!libelf_ready()) return make_error(ErrorCode::internal, "libelf", "library version mismatch");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (impl->fd < 0) return make_error(ErrorCode::io, path, std::string("cannot open: ") + std::strerror(errno));
   impl->elf = elf_begin(impl->fd, ELF_C_READ_MMAP, nullptr);
-  if (impl->elf == nullptr || elf_kind(impl->elf) != ELF_K_ELF)
-    return make_error(ErrorCode::malformed_patch, path, "not an ELF file");
-  GElf_Ehdr ehdr;
-  if (gelf_getehdr(impl->elf, &ehdr) == nullptr || gelf_getclass(impl->elf) != ELFCLASS64 ||
-      ehdr.e_machine != EM_X86_64)
-    return make_error(ErrorCode::malformed_patch, path, "not an x86-64 ELF64 file");
+  HOTPATCH_TRY(check_header(impl->elf, path));
   return ElfFile(std::move(impl));
 }
+
+Result<ElfFile> ElfFile::from_memory(std::vector<std::uint8_t> bytes, const std::string& name) {
+  if (!libelf_ready()) return make_error(ErrorCode::internal, "libelf", "library version mismatch");
+  auto impl = std::make_unique<Impl>();
+  impl->path = name;
+  impl->bytes = std::move(bytes);
+  if (impl->bytes.empty()) return make_error(ErrorCode::malformed_patch, name, "not an ELF file (it is empty)");
+  impl->elf = elf_memory(reinterpret_cast<char*>(impl->bytes.data()), impl->bytes.size());
+  HOTPATCH_TRY(check_header(impl->elf, name));
+  return ElfFile(std::move(impl));
+}
+
+const std::vector<std::uint8_t>& ElfFile::bytes() const { return impl_->bytes; }
 
 const std::string& ElfFile::path() const { return impl_->path; }
 

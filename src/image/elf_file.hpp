@@ -23,12 +23,16 @@ class ElfFile {
  public:
   /// Opens and checks an ELF64 x86-64 file. Errors name the path and the reason.
   static Result<ElfFile> open(const std::string& path);
+  /// The same over bytes already read (`name` is for messages); the view keeps the bytes.
+  static Result<ElfFile> from_memory(std::vector<std::uint8_t> bytes, const std::string& name);
 
   ElfFile(ElfFile&&) noexcept;
   ElfFile& operator=(ElfFile&&) noexcept;
   ~ElfFile();
 
   const std::string& path() const;
+  /// The bytes given to from_memory() (empty for files opened by path).
+  const std::vector<std::uint8_t>& bytes() const;
   /// Lower-case hex GNU build-id, empty when the file has none.
   std::string build_id() const;
   /// Defined symbols from .symtab when the file has one (it holds static functions), else .dynsym.

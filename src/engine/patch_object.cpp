@@ -1,0 +1,144 @@
+#include "engine/patch_object.hpp"
+
+#include "image/module_list.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace hotpatch::engine {
+namespace {
+
+constexpr std::size_t kMaxPatchSize = 256u << 20;
+
+Result<std::vector<std::uint8_t>> read_whole(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::io, path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st{};
+  std::vector<std::uint8_t> bytes;
+  if (::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) > kMaxPatchSize) {
+    ::close(fd);
+    return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
+  }
+  bytes.reserve(static_cast<std::size_t>(st.st_size));
+  std::uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return make_error(ErrorCode::io, path, std::string("cannot read: ") + std::strerror(err));
+    }
+    if (n == 0) break;
+    if (bytes.size() + static_cast<std::size_t>(n) > kMaxPatchSize) {
+      ::close(fd);
+      return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
+    }
+    bytes.insert(bytes.end(), buf, buf + n);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+// Build-id of the object behind a dlopen handle, read from its loaded notes.
+std::string loaded_build_id(void* handle) {
+  link_map* map = nullptr;
+  if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return {};
+  for (const auto& m : image::list_modules())
+    if (m.base == map->l_addr && m.path == (map->l_name ? map->l_name : "")) return m.build_id;
+  return {};
+}
+
+std::string dl_error() {
+  const char* why = dlerror();
+  return why != nullptr ? why : "unknown reason";
+}
+
+}  // namespace
+
+Result<PatchManifest> manifest_of(const image::ElfFile& file) {
+  auto section = file.section(".hotpatch");
+  if (!section)
+    return make_error(ErrorCode::malformed_patch, file.path(),
+                      "has no .hotpatch section: not a hotpatch patch (build it with hotpatch_add_patch() or the "
+                      "HOTPATCH_* macros of <hotpatch/patch.h>)");
+  auto manifest = parse_patch_manifest(section->data(), section->size());
+  if (!manifest) {
+    Error e = manifest.error();
+    e.subject = file.path();
+    return e;
+  }
+  return manifest;
+}
+
+Result<PatchImage> read_patch_image(const std::string& path) {
+  if (path.empty()) return make_error(ErrorCode::invalid_argument, "patch", "no patch file given");
+  HOTPATCH_LET(bytes, read_whole(path));
+  auto elf = image::ElfFile::from_memory(std::move(bytes), path);
+  if (!elf) {
+    Error e = elf.error();
+    e.message = "not a patch object: " + e.message;
+    return e;
+  }
+  HOTPATCH_LET(manifest, manifest_of(*elf));
+  std::string build_id = elf->build_id();
+  return PatchImage{path, std::move(*elf), std::move(manifest), std::move(build_id)};
+}
+
+Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
+  fresh = false;
+  if (!image.build_id.empty()) {
+    if (auto it = by_build_id_.find(image.build_id); it != by_build_id_.end()) return it->second;
+  }
+  const std::string name = "hotpatch:" + image.manifest.id + ":v" + std::to_string(image.manifest.version);
+  void* handle = nullptr;
+  std::string memfd_failure;
+  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (fd >= 0) {
+    const auto& bytes = image.elf.bytes();
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    if (done == bytes.size()) {
+      const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
+      handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (handle == nullptr) memfd_failure = dl_error();
+    }
+    ::close(fd);  // the loaded mappings keep the memory
+  } else {
+    memfd_failure = std::string("memfd_create: ") + std::strerror(errno);
+  }
+  if (handle == nullptr) {
+    // No memfd (or exec of it forbidden, vm.memfd_noexec): load the file, then make sure it is
+    // still the content that was checked.
+    handle = dlopen(image.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr)
+      return make_error(ErrorCode::load_failed, image.path,
+                        "dlopen failed: " + dl_error() + (memfd_failure.empty() ? "" : " (from memory: " + memfd_failure + ")"));
+    if (image.build_id.empty() || loaded_build_id(handle) != image.build_id) {
+      dlclose(handle);
+      return make_error(ErrorCode::load_failed, image.path,
+                        "the loaded object is not the file that was checked (it changed, or another object was "
+                        "loaded under that path before)");
+    }
+  }
+  fresh = true;
+  if (!image.build_id.empty()) by_build_id_[image.build_id] = handle;
+  return handle;
+}
+
+void PatchLoader::forget(void* handle) {
+  std::erase_if(by_build_id_, [&](const auto& kv) { return kv.second == handle; });
+}
+
+}  // namespace hotpatch::engine

@@ -1,0 +1,42 @@
+// A patch object from file to loaded code. The file is read once; its manifest is parsed from those
+// bytes and the same bytes are what gets loaded (through a memfd), so the code that runs is the code
+// that was checked even if the file changes meanwhile, and a rebuilt patch at the same path is not
+// confused with the one dlopen already has under that name.
+#pragma once
+
+#include "image/elf_file.hpp"
+
+#include <hotpatch/runtime.hpp>
+
+#include <map>
+#include <string>
+
+namespace hotpatch::engine {
+
+struct PatchImage {
+  std::string path;
+  image::ElfFile elf;  ///< holds the bytes
+  PatchManifest manifest;
+  std::string build_id;  ///< the patch object's own build-id ("" when it has none)
+};
+
+/// Reads the file (at most 256 MiB) and its manifest.
+Result<PatchImage> read_patch_image(const std::string& path);
+
+/// Manifest of an ELF file already opened.
+Result<PatchManifest> manifest_of(const image::ElfFile& file);
+
+/// Loads patch images, once per distinct content (keyed by the patch's build-id).
+class PatchLoader {
+ public:
+  /// dlopen handle for the image; `fresh` tells whether this call loaded it (so it may be closed
+  /// again if the patch never became reachable).
+  Result<void*> load(const PatchImage& image, bool& fresh);
+  /// Forgets a handle that was closed after a refused apply.
+  void forget(void* handle);
+
+ private:
+  std::map<std::string, void*> by_build_id_;
+};
+
+}  // namespace hotpatch::engine
