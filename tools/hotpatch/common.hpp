@@ -50,5 +50,10 @@ void add_publish(CLI::App& app, Subcommand& run);
 void add_verify(CLI::App& app, Subcommand& run);
 void add_list(CLI::App& app, Subcommand& run);
 void add_inspect(CLI::App& app, Subcommand& run);
+void add_ps(CLI::App& app, Subcommand& run);
+void add_status(CLI::App& app, Subcommand& run);
+void add_apply(CLI::App& app, Subcommand& run);
+void add_update(CLI::App& app, Subcommand& run);
+void add_revert(CLI::App& app, Subcommand& run);
 
 }  // namespace hotpatch::cli

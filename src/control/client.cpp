@@ -1,0 +1,72 @@
+#include "control/client.hpp"
+
+#include "control/discovery.hpp"
+#include "control/socket_dir.hpp"
+#include "control/unix_socket.hpp"
+
+#include <cerrno>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace hotpatch::control {
+
+Result<Response> call(pid_t pid, const std::string& socket, const Request& request, const CallOptions& options) {
+  const std::string who = "process " + std::to_string(pid);
+  int err = 0;
+  auto conn = connect_unix(socket, &err);
+  if (!conn) {
+    if (err == ECONNREFUSED) {
+      ::unlink(socket.c_str());
+      return make_error(ErrorCode::io, who,
+                        "nobody serves its control socket " + socket + " (left by a process that is gone); removed it");
+    }
+    if (err == EACCES || err == EPERM) {
+      return make_error(ErrorCode::permission, socket, "permission denied: the socket belongs to another user");
+    }
+    if (err == ENOENT) return make_error(ErrorCode::io, who, "its control socket " + socket + " disappeared");
+    return conn.error();
+  }
+  // The socket must be served by the process we mean, not by whoever reuses a file name.
+  if (auto peer = peer_credentials(conn->get()); peer && peer->pid != pid) {
+    return make_error(ErrorCode::permission, socket,
+                      "is served by pid " + std::to_string(peer->pid) + ", not by " + std::to_string(pid));
+  }
+  HOTPATCH_TRY(send_all(conn->get(), format_request(request) + "\n", options.pass_fd, options.timeout));
+
+  auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  std::string in;
+  char buf[65536];
+  for (;;) {
+    if (auto nl = in.find('\n'); nl != std::string::npos) return parse_response(std::string_view(in).substr(0, nl));
+    if (in.size() > max_response_bytes) {
+      return make_error(ErrorCode::too_large, who, "sent a response larger than " + std::to_string(max_response_bytes) + " bytes");
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return make_error(ErrorCode::network, who,
+                        "did not answer within " + std::to_string(options.timeout.count() / 1000.0).substr(0, 4) + " s");
+    }
+    pollfd p{conn->get(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno != EINTR) return make_error(ErrorCode::io, who, "poll: " + errno_text(errno));
+    if (r <= 0) continue;
+    ssize_t n = ::recv(conn->get(), buf, sizeof buf, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) {
+      // Give a dying process a moment to be reaped before deciding which of the two happened.
+      for (int i = 0; i < 20 && process_alive(pid); ++i) ::usleep(10'000);
+      if (!process_alive(pid)) return make_error(ErrorCode::io, who, "exited before answering");
+      return make_error(ErrorCode::io, who,
+                        "closed the connection without answering (only its own user or root gets an answer)");
+    }
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+Result<Response> call_pid(pid_t pid, const Request& request, const CallOptions& options) {
+  HOTPATCH_LET(socket, find_socket(pid));
+  return call(pid, socket, request, options);
+}
+
+}  // namespace hotpatch::control

@@ -1,0 +1,26 @@
+// The CLI's side of the control protocol: one request, one response, with a deadline, and an error
+// that says what happened to the process when there is no answer.
+#pragma once
+
+#include "control/protocol.hpp"
+
+#include <chrono>
+#include <string>
+#include <sys/types.h>
+
+namespace hotpatch::control {
+
+struct CallOptions {
+  std::chrono::milliseconds timeout{10'000};
+  int pass_fd = -1;  ///< descriptor to attach to the request (apply)
+};
+
+/// Sends `request` to process `pid` at `socket` and reads its response. A stale socket (nobody
+/// listening) is removed and reported; a process that exits or hangs up before answering, or does
+/// not answer in time, is an error saying so.
+Result<Response> call(pid_t pid, const std::string& socket, const Request& request, const CallOptions& options = {});
+
+/// find_socket() then call().
+Result<Response> call_pid(pid_t pid, const Request& request, const CallOptions& options = {});
+
+}  // namespace hotpatch::control

@@ -1,0 +1,142 @@
+// The process-wide control state behind enable_control(): the endpoint, the service it calls, the
+// poller, and what happens to them at exit and across fork().
+#include <hotpatch/control.hpp>
+#include <hotpatch/runtime.hpp>
+
+#include "control/log_file.hpp"
+#include "control/registry_poller.hpp"
+#include "control/server.hpp"
+#include "control/service.hpp"
+#include "control/socket_dir.hpp"
+#include "support/log.hpp"
+
+#include <cstdlib>
+#include <memory>
+#include <pthread.h>
+
+namespace hotpatch {
+namespace {
+
+struct ControlState {
+  ControlOptions options;
+  std::shared_ptr<control::ControlService> service;
+  std::unique_ptr<control::RegistryPoller> poller;
+  std::unique_ptr<control::ControlServer> server;  // stopped first: its thread uses the service
+
+  ~ControlState() {
+    server.reset();
+    poller.reset();
+  }
+};
+
+// A plain pthread mutex so the fork child can re-initialise it: another thread may hold it at fork.
+pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+ControlState* g_state = nullptr;
+bool g_hooks_installed = false;
+
+struct Locked {
+  Locked() { pthread_mutex_lock(&g_lock); }
+  ~Locked() { pthread_mutex_unlock(&g_lock); }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+};
+
+Result<std::unique_ptr<ControlState>> build(const ControlOptions& options) {
+  if (!options.serve_socket && !(options.registry && options.poll_interval.count() > 0)) {
+    return make_error(ErrorCode::invalid_argument, "control options",
+                      "neither the socket nor registry polling is enabled: nothing to start");
+  }
+  if (options.request_timeout.count() <= 0) {
+    return make_error(ErrorCode::invalid_argument, "request_timeout", "must be positive");
+  }
+  auto state = std::make_unique<ControlState>();
+  state->options = options;
+  if (!options.log_file.empty()) {
+    HOTPATCH_LET(sink, control::file_log_sink(options.log_file));
+    set_log_sink(std::move(sink));
+  }
+  std::shared_ptr<control::RegistryUpdater> updater;
+  if (options.registry) {
+    HOTPATCH_LET(u, control::RegistryUpdater::create(*options.registry));
+    updater = std::move(u);
+  }
+  state->service = std::make_shared<control::ControlService>(updater, options.poll_interval);
+  if (options.serve_socket) {
+    std::string dir = options.socket_dir.empty() ? control::default_socket_dir() : options.socket_dir;
+    control::ServerLimits limits;
+    limits.request_timeout = options.request_timeout;
+    auto service = state->service;
+    HOTPATCH_LET(server, control::ControlServer::start(
+                             dir,
+                             [service](const control::Request& r, control::Fd fd, const control::PeerCredentials& p) {
+                               return service->handle(r, std::move(fd), p);
+                             },
+                             limits));
+    state->server = std::move(server);
+  }
+  if (updater && options.poll_interval.count() > 0) {
+    state->poller = std::make_unique<control::RegistryPoller>(updater, options.poll_interval);
+  }
+  return state;
+}
+
+void stop_at_exit() { disable_control(); }
+
+void after_fork_in_child() {
+  pthread_mutex_init(&g_lock, nullptr);
+  ControlState* parent = g_state;
+  g_state = nullptr;
+  if (parent == nullptr) return;
+  // The parent's threads do not exist here: close its descriptors and leak the rest, since
+  // destroying it would join threads that are not there.
+  if (parent->server) parent->server->abandon_after_fork();
+  (void)parent->server.release();
+  (void)parent->poller.release();
+  if (!parent->options.follow_forks) return;
+  if (auto s = enable_control(parent->options); !s) {
+    log::warning("control: the forked child " + std::to_string(::getpid()) + " has no endpoint: " + s.error().what());
+  }
+}
+
+}  // namespace
+
+Status enable_control(const ControlOptions& options) {
+  // Constructed now, so they are destroyed after the atexit handler below has stopped our threads.
+  (void)engine_stats();
+  log::debug("control: enabling");
+  Locked lock;
+  if (g_state != nullptr) {
+    std::string where = g_state->server ? g_state->server->path() : std::string("registry poller only");
+    return make_error(ErrorCode::invalid_argument, "enable_control", "control is already enabled (" + where + ")");
+  }
+  HOTPATCH_LET(state, build(options));
+  if (!g_hooks_installed) {
+    std::atexit(stop_at_exit);
+    pthread_atfork(nullptr, nullptr, after_fork_in_child);
+    g_hooks_installed = true;
+  }
+  if (state->server) log::info("control: serving " + state->server->path());
+  if (state->poller) {
+    log::info("control: polling " + options.registry->urls.front() + " every " +
+              std::to_string(options.poll_interval.count()) + " s");
+  }
+  g_state = state.release();
+  return {};
+}
+
+void disable_control() noexcept {
+  ControlState* state = nullptr;
+  {
+    Locked lock;
+    state = g_state;
+    g_state = nullptr;
+  }
+  delete state;
+}
+
+std::string control_socket_path() {
+  Locked lock;
+  return g_state != nullptr && g_state->server ? g_state->server->path() : std::string();
+}
+
+}  // namespace hotpatch

@@ -1,0 +1,76 @@
+#include "control/registry_poller.hpp"
+
+#include "support/log.hpp"
+
+#include <random>
+
+namespace hotpatch::control {
+
+Result<std::shared_ptr<RegistryUpdater>> RegistryUpdater::create(RegistryConfig config) {
+  std::string url = config.urls.empty() ? std::string() : config.urls.front();
+  HOTPATCH_LET(client, RegistryClient::create(std::move(config)));
+  return std::shared_ptr<RegistryUpdater>(new RegistryUpdater(std::move(client), std::move(url)));
+}
+
+Result<UpdateOutcome> RegistryUpdater::run_once(const std::string& trigger) {
+  std::lock_guard lock(mutex_);
+  auto update = client_.update();
+  if (!update) {
+    log::warning("registry (" + trigger + "): refused: " + update.error().what());
+    return update.error();
+  }
+  if (update->unreachable) {
+    log::warning("registry (" + trigger + "): no mirror answered (" + update->unreachable->what() +
+                 "); keeping cached index version " + std::to_string(client_.index_version()));
+  } else if (update->changed) {
+    log::info("registry (" + trigger + "): index version " + std::to_string(update->index_version) +
+              " verified from " + update->source);
+  } else {
+    log::debug("registry (" + trigger + "): index version " + std::to_string(update->index_version) + " unchanged");
+  }
+  auto apply = client_.apply_available();
+  if (!apply) {
+    log::warning("registry (" + trigger + "): nothing applied: " + apply.error().what());
+    return apply.error();
+  }
+  for (const auto& p : apply->applied) {
+    log::info("registry (" + trigger + "): applied " + p.id + " version " + std::to_string(p.version));
+  }
+  for (const auto& f : apply->failed) {
+    log::warning("registry (" + trigger + "): " + f.patch.id + " version " + std::to_string(f.patch.version) +
+                 " refused: " + f.error.what());
+  }
+  return UpdateOutcome{std::move(*update), std::move(*apply)};
+}
+
+RegistryPoller::RegistryPoller(std::shared_ptr<RegistryUpdater> updater, std::chrono::seconds interval)
+    : updater_(std::move(updater)), interval_(interval) {
+  thread_ = std::thread([this] { run(); });
+}
+
+RegistryPoller::~RegistryPoller() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RegistryPoller::run() {
+  std::mt19937_64 rng(std::random_device{}());
+  const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(interval_);
+  std::uniform_int_distribution<long long> first(0, period.count());
+  std::uniform_int_distribution<long long> jitter(-period.count() / 10, period.count() / 10);
+  auto delay = std::chrono::milliseconds(first(rng));
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      if (wake_.wait_for(lock, delay, [this] { return stop_; })) return;
+    }
+    (void)updater_->run_once("poll");
+    delay = period + std::chrono::milliseconds(jitter(rng));
+  }
+}
+
+}  // namespace hotpatch::control

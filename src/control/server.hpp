@@ -1,0 +1,57 @@
+// The control endpoint: one thread that serves the process's socket with poll(), so that no client,
+// however slow or hostile, can hold it: every connection has a deadline and a size limit, and the
+// thread never takes a lock the program's own threads could need while it waits on a client.
+#pragma once
+
+#include "control/protocol.hpp"
+#include "control/unix_socket.hpp"
+
+#include <hotpatch/error.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace hotpatch::control {
+
+struct ServerLimits {
+  /// A client must send its whole request within this time, and take the whole response within it.
+  std::chrono::milliseconds request_timeout{5000};
+  /// Connections served at once; more wait in the listen backlog.
+  std::size_t max_connections = 16;
+};
+
+/// Answers one parsed request. `passed_fd` is the descriptor the client attached (or invalid).
+using RequestHandler = std::function<Response(const Request&, Fd passed_fd, const PeerCredentials& peer)>;
+
+class ControlServer {
+ public:
+  /// Prepares `dir`, removes stale sockets in it, binds <dir>/<pid>.sock and starts the thread.
+  static Result<std::unique_ptr<ControlServer>> start(const std::string& dir, RequestHandler handler,
+                                                      ServerLimits limits);
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  /// In a forked child: the thread does not exist there, so only the descriptors are closed and the
+  /// object must then be leaked (never destroyed).
+  void abandon_after_fork() noexcept;
+
+ private:
+  ControlServer() = default;
+  void run();
+
+  std::string path_;
+  ino_t inode_ = 0;
+  Fd listener_;
+  Fd wake_;
+  RequestHandler handler_;
+  ServerLimits limits_;
+  std::thread thread_;
+};
+
+}  // namespace hotpatch::control

@@ -1,0 +1,208 @@
+#include "control/service.hpp"
+
+#include "support/log.hpp"
+
+#include <hotpatch/runtime.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <dlfcn.h>
+#include <fstream>
+#include <iterator>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace hotpatch::control {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr off_t max_patch_bytes = 64 * 1024 * 1024;
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string program_path() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string command_line() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  std::replace(raw.begin(), raw.end(), '\0', ' ');
+  return raw.substr(0, 200);
+}
+
+json function_row(const PatchedFunction& f) {
+  return {{"symbol", f.symbol},
+          {"module", f.module},
+          {"address", f.address},
+          {"version", f.version},
+          {"patch_id", f.patch_id},
+          {"method", f.method == RedirectMethod::vtable_slot ? "vtable_slot" : "entry_jump"},
+          {"since", iso_time(f.since)},
+          {"stacked", f.stacked}};
+}
+
+std::string who(const PeerCredentials& p) { return "pid " + std::to_string(p.pid) + " uid " + std::to_string(p.uid); }
+
+}  // namespace
+
+ControlService::ControlService(std::shared_ptr<RegistryUpdater> registry, std::chrono::seconds poll_interval)
+    : registry_(std::move(registry)), poll_interval_(poll_interval), started_(std::chrono::system_clock::now()) {}
+
+Response ControlService::handle(const Request& request, Fd passed_fd, const PeerCredentials& peer) {
+  if (request.op != Op::apply && passed_fd.valid()) {
+    return error_response(make_error(ErrorCode::protocol, op_name(request.op), "takes no attached file"));
+  }
+  switch (request.op) {
+    case Op::hello: return hello();
+    case Op::status: return status();
+    case Op::apply: return apply(request, std::move(passed_fd), who(peer));
+    case Op::revert: return revert(request, who(peer));
+    case Op::update: return update(who(peer));
+  }
+  return error_response(make_error(ErrorCode::protocol, "request", "unknown op"));
+}
+
+Response ControlService::hello() const {
+  auto patches = applied_patches();
+  auto table = patch_table();
+  json level = json::array();
+  for (const auto& p : patches) level.push_back(p.manifest.id + "@" + std::to_string(p.manifest.version));
+  return ok_response({{"pid", ::getpid()},
+                      {"uid", ::geteuid()},
+                      {"program", program_path()},
+                      {"command", command_line()},
+                      {"protocol", protocol_version},
+                      {"patches", patches.size()},
+                      {"functions", table.size()},
+                      {"patch_level", std::move(level)},
+                      {"registry", registry_ ? registry_->first_url() : std::string()},
+                      {"poll_seconds", poll_interval_.count()},
+                      {"control_since", iso_time(started_)}});
+}
+
+Response ControlService::status() const {
+  json patches = json::array();
+  for (const auto& p : applied_patches()) {
+    auto src = sources_.find(p.manifest.id);
+    patches.push_back({{"id", p.manifest.id},
+                       {"version", p.manifest.version},
+                       {"about", p.manifest.about},
+                       {"source", src != sources_.end() ? src->second : p.path},
+                       {"applied_at", iso_time(p.applied_at)}});
+  }
+  json functions = json::array();
+  for (const auto& f : patch_table()) functions.push_back(function_row(f));
+  auto stats = engine_stats();
+  return ok_response({{"pid", ::getpid()},
+                      {"patches", std::move(patches)},
+                      {"functions", std::move(functions)},
+                      {"stats", {{"applies", stats.applies}, {"reverts", stats.reverts}, {"refusals", stats.refusals}}}});
+}
+
+Response ControlService::apply(const Request& request, Fd fd, const std::string& peer) {
+  const std::string source = request.source.empty() ? std::string("(unnamed)") : request.source;
+  if (!fd.valid()) {
+    return error_response(make_error(ErrorCode::protocol, "apply", "needs the patch file attached to the request"));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return error_response(make_error(ErrorCode::invalid_argument, source, "the attached descriptor is not a regular file"));
+  }
+  if (st.st_size > max_patch_bytes) {
+    return error_response(make_error(ErrorCode::too_large, source,
+                                     "is " + std::to_string(st.st_size) + " bytes, above the " +
+                                         std::to_string(max_patch_bytes) + "-byte limit"));
+  }
+  const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
+  auto applied = apply_patch_file(path);
+  if (!applied) {
+    Error e = applied.error();
+    if (e.subject == path || e.subject.empty()) e.subject = source;
+    log::debug("control: apply of " + source + " requested by " + peer + " refused: " + e.what());
+    // The engine keeps a patch whose code may have run loaded even when the apply failed.
+    if (void* h = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_NOLOAD); h != nullptr) {
+      ::dlclose(h);
+      loaded_files_.push_back(std::move(fd));
+    }
+    return error_response(std::move(e));
+  }
+  loaded_files_.push_back(std::move(fd));
+  const auto& m = applied->manifest;
+  sources_[m.id] = source;
+  json functions = json::array();
+  for (const auto& f : patch_table())
+    if (f.patch_id == m.id) functions.push_back(function_row(f));
+  log::info("control: applied " + m.id + " version " + std::to_string(m.version) + " from " + source +
+            " (requested by " + peer + ")");
+  return ok_response({{"id", m.id},
+                      {"version", m.version},
+                      {"about", m.about},
+                      {"target_module", m.target_module},
+                      {"functions", std::move(functions)}});
+}
+
+Response ControlService::revert(const Request& request, const std::string& peer) {
+  std::vector<std::string> ids;
+  if (request.all) {
+    auto patches = applied_patches();
+    for (auto it = patches.rbegin(); it != patches.rend(); ++it) ids.push_back(it->manifest.id);
+  } else {
+    ids.push_back(request.patch_id);
+  }
+  json reverted = json::array();
+  for (const auto& id : ids) {
+    if (auto s = revert_patch(id); !s) {
+      log::debug("control: revert of " + id + " requested by " + peer + " refused: " + s.error().what());
+      Error e = s.error();
+      if (!reverted.empty()) e.message += " (already reverted: " + reverted.dump() + ")";
+      return error_response(std::move(e));
+    }
+    sources_.erase(id);
+    reverted.push_back(id);
+    log::info("control: reverted " + id + " (requested by " + peer + ")");
+  }
+  return ok_response({{"reverted", std::move(reverted)}});
+}
+
+Response ControlService::update(const std::string& peer) {
+  if (!registry_) {
+    return error_response(make_error(ErrorCode::invalid_argument, "update",
+                                     "this process has no registry configured (start it with "
+                                     "HOTPATCH_REGISTRY_URL, HOTPATCH_REGISTRY_NAME and HOTPATCH_TRUSTED_KEY)"));
+  }
+  auto outcome = registry_->run_once("control request from " + peer);
+  if (!outcome) return error_response(outcome.error());
+  json applied = json::array();
+  for (const auto& p : outcome->apply.applied) applied.push_back({{"id", p.id}, {"version", p.version}});
+  json failed = json::array();
+  for (const auto& f : outcome->apply.failed) {
+    failed.push_back({{"id", f.patch.id},
+                      {"version", f.patch.version},
+                      {"code", error_code_name(f.error.code)},
+                      {"error", f.error.what()}});
+  }
+  const auto& u = outcome->update;
+  return ok_response({{"index_version", u.index_version},
+                      {"changed", u.changed},
+                      {"source", u.source},
+                      {"unreachable", u.unreachable ? u.unreachable->what() : std::string()},
+                      {"applied", std::move(applied)},
+                      {"failed", std::move(failed)}});
+}
+
+}  // namespace hotpatch::control

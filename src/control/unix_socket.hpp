@@ -1,0 +1,55 @@
+// Unix-domain stream sockets for the control endpoint: an owning descriptor, peer credentials, and
+// the send/receive calls that carry one descriptor (a patch file) next to the bytes.
+#pragma once
+
+#include <hotpatch/error.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace hotpatch::control {
+
+/// Owns one file descriptor; closes it when dropped.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  bool valid() const noexcept { return fd_ >= 0; }
+  int release() noexcept;
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+/// errno as a sentence ("Permission denied").
+std::string errno_text(int err);
+
+/// A non-blocking listening socket bound to `path` (which must not exist), then chmod'ed to `mode`.
+Result<Fd> listen_unix(const std::string& path, mode_t mode);
+
+/// The kernel's record of who is at the other end (SO_PEERCRED), taken at connect time.
+Result<PeerCredentials> peer_credentials(int fd);
+
+/// A blocking client connection; errors keep the errno text and name the path.
+Result<Fd> connect_unix(const std::string& path, int* err_out = nullptr);
+
+/// Sends all of `data`, with `pass_fd` (if >= 0) attached to the first byte, within `timeout`.
+Status send_all(int fd, std::string_view data, int pass_fd, std::chrono::milliseconds timeout);
+
+}  // namespace hotpatch::control

@@ -1,0 +1,114 @@
+// hotpatch apply: verify a local patch file and have a running process apply it. The verified bytes
+// travel as a sealed memory file over the socket, so what the process loads is exactly what was
+// verified, even when the process could not read the operator's file itself.
+#include "hotpatch/common.hpp"
+#include "hotpatch/control_common.hpp"
+
+#include "registry/cache_dir.hpp"
+
+#include <hotpatch/runtime.hpp>
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <span>
+
+namespace hotpatch::cli {
+namespace {
+
+constexpr std::size_t max_patch_bytes = 64 * 1024 * 1024;
+
+struct ApplyOptions {
+  TargetOptions target;
+  std::string patch;
+  std::vector<std::string> pubkeys;
+  std::string signature;
+  bool allow_unsigned = false;
+};
+
+Status verify_signature(const ApplyOptions& o, const std::string& data) {
+  HOTPATCH_LET(keys, load_public_keys(o.pubkeys));
+  const std::string sig_path = o.signature.empty() ? o.patch + ".minisig" : o.signature;
+  auto text = registry::read_file(sig_path, 8192);
+  if (!text) {
+    return make_error(ErrorCode::signature, o.patch,
+                      "has no readable signature " + sig_path + " (sign it with `minisign -S` or `hotpatch publish`, "
+                      "or pass --allow-unsigned for development)");
+  }
+  HOTPATCH_LET(sig, registry::minisign::parse_signature(*text));
+  HOTPATCH_LET(signer, registry::minisign::find_signer(sig, keys));
+  auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+  if (auto s = registry::minisign::verify_data(sig, signer, bytes); !s) {
+    return make_error(ErrorCode::signature, o.patch, "signature " + sig_path + " does not match: " + s.error().message);
+  }
+  HOTPATCH_TRY(registry::minisign::verify_trusted_comment(sig, signer));
+  return {};
+}
+
+// A sealed copy: neither we nor anyone holding the descriptor can change it after this.
+Result<int> sealed_copy(const std::string& name, const std::string& data) {
+  int fd = ::memfd_create(("hotpatch:" + name).c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return make_error(ErrorCode::io, "memfd_create", std::strerror(errno));
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      return make_error(ErrorCode::io, "memfd", std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  return fd;
+}
+
+int run_apply(const ApplyOptions& o) {
+  if (o.allow_unsigned == !o.pubkeys.empty()) {
+    return report(make_error(ErrorCode::invalid_argument, "apply",
+                             "give --pubkey KEY (the patch must carry a minisign signature) or, for development "
+                             "only, --allow-unsigned"));
+  }
+  auto data = registry::read_file(o.patch, max_patch_bytes);
+  if (!data) return report(data.error());
+  // Read what the patch is before anything is sent: a file that is not a patch stops here.
+  auto manifest = read_patch_manifest(o.patch);
+  if (!manifest) return report(manifest.error());
+  if (!o.allow_unsigned) {
+    if (auto s = verify_signature(o, *data); !s) return report(s.error());
+  }
+  auto fd = sealed_copy(std::filesystem::path(o.patch).filename().string(), *data);
+  if (!fd) return report(fd.error());
+  control::Request r;
+  r.op = control::Op::apply;
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(o.patch, ec);
+  r.source = ec ? o.patch : absolute.string();
+  int rc = run_on_targets(o.target, r, *fd, [](const Target& t, const nlohmann::ordered_json& res) {
+    std::string functions;
+    for (const auto& f : res.value("functions", nlohmann::ordered_json::array())) {
+      functions += (functions.empty() ? "" : ", ") + cell(f.value("symbol", nlohmann::ordered_json()));
+    }
+    fmt::print("process {}: applied {} version {} ({})\n", t.pid, cell(res.value("id", nlohmann::ordered_json())),
+               cell(res.value("version", nlohmann::ordered_json())), functions);
+  });
+  ::close(*fd);
+  return rc;
+}
+
+}  // namespace
+
+void add_apply(CLI::App& app, Subcommand& run) {
+  auto o = std::make_shared<ApplyOptions>();
+  auto* cmd = app.add_subcommand("apply", "Verify a patch file and apply it to a running process");
+  o->target.add_to(*cmd, true, true);
+  cmd->add_option("patch", o->patch, "Patch object (.so); its signature is PATCH.so.minisig")->required();
+  cmd->add_option("--pubkey", o->pubkeys, "Trusted public key: a .pub file or the base64 key line (repeatable)");
+  cmd->add_option("--signature", o->signature, "Detached minisign signature (default: PATCH.so.minisig)");
+  cmd->add_flag("--allow-unsigned", o->allow_unsigned, "Apply without a signature (development only)");
+  cmd->callback([o, &run] { run = [o] { return run_apply(*o); }; });
+}
+
+}  // namespace hotpatch::cli
