@@ -114,7 +114,14 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
       handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (handle == nullptr) memfd_failure = dl_error();
     }
-    ::close(fd);  // the loaded mappings keep the memory
+    // dlopen knows objects by name: the fd stays open so no later memfd gets this /proc path.
+    if (handle != nullptr && !image.build_id.empty() && loaded_build_id(handle) != image.build_id) {
+      dlclose(handle);
+      handle = nullptr;
+      memfd_failure = "dlopen returned another object";
+    }
+    if (handle == nullptr) ::close(fd);
+    else memfds_[handle] = fd;
   } else {
     memfd_failure = std::string("memfd_create: ") + std::strerror(errno);
   }
@@ -139,6 +146,10 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
 
 void PatchLoader::forget(void* handle) {
   std::erase_if(by_build_id_, [&](const auto& kv) { return kv.second == handle; });
+  if (auto it = memfds_.find(handle); it != memfds_.end()) {
+    ::close(it->second);
+    memfds_.erase(it);
+  }
 }
 
 }  // namespace hotpatch::engine

@@ -37,6 +37,7 @@ class PatchLoader {
 
  private:
   std::map<std::string, void*> by_build_id_;
+  std::map<void*, int> memfds_;  // kept open: dlopen knows the object by its /proc/self/fd path
 };
 
 }  // namespace hotpatch::engine

@@ -2,6 +2,7 @@
 #include "engine_test_support.hpp"
 #include "targets.h"
 
+#include <filesystem>
 #include <memory>
 
 using namespace hptest;
@@ -58,6 +59,23 @@ TEST_F(EngineTest, ReapplyAfterRevertReusesTheRedirect) {
     revert_ok("c-add");
     ASSERT_EQ(hp_c_add(i), i + 1);
   }
+}
+
+// A patch rebuilt at the same path must load as the new object, not as the one loaded before.
+TEST_F(EngineTest, RebuiltPatchAtTheSamePathLoadsItsNewCode) {
+  const std::string path = ::testing::TempDir() + "/hotpatch-same-path.so";
+  std::filesystem::copy_file(patch_path("c_add_v1"), path, std::filesystem::copy_options::overwrite_existing);
+  auto first = hotpatch::apply_patch_file(path);
+  ASSERT_TRUE(first.has_value()) << first.error().what();
+  EXPECT_EQ(hp_c_add(1), 101);
+  revert_ok("c-add");
+  std::filesystem::copy_file(patch_path("c_add_v2"), path, std::filesystem::copy_options::overwrite_existing);
+  auto second = hotpatch::apply_patch_file(path);
+  ASSERT_TRUE(second.has_value()) << second.error().what();
+  EXPECT_EQ(second->manifest.version, 2u);
+  EXPECT_EQ(hp_c_add(1), 201);
+  revert_ok("c-add");
+  std::filesystem::remove(path);
 }
 
 TEST_F(EngineTest, CppFreeMemberAndVirtualFunctions) {
