@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev libsodium-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev
   minisign nginx-light doxygen
 )
 
