@@ -92,6 +92,15 @@ TEST(IndexFormat, BadTimestampIsRefused) {
   EXPECT_EQ(r.error().what(), "index.expires: '2026-01-02 00:00:00' is not a UTC time like 2026-12-01T00:00:00Z");
 }
 
+TEST(IndexFormat, TimestampOutsideTheClockRangeIsRefused) {
+  std::string json = valid_json();
+  for (const char* t : {"6200-01-02T00:00:00Z", "1969-12-31T23:59:59Z"}) {
+    auto r = parse_index(std::string(json).replace(json.find("2026-01-02T00:00:00Z"), 20, t));
+    ASSERT_FALSE(r) << t;
+    EXPECT_EQ(r.error().code, ErrorCode::parse) << t;
+  }
+}
+
 TEST(PointerComment, RoundTrips) {
   IndexPointer p{"prod", 7, std::string(64, 'c'), base_time()};
   std::string text = format_pointer_comment(p);
