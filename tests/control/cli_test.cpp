@@ -1,0 +1,238 @@
+// The `hotpatch` CLI against programs started with LD_PRELOAD=libhotpatch.so (and one that enables
+// control with the C call): listing, patching, reverting, and every refusal with its message.
+#include "control/socket_dir.hpp"
+#include "registry/minisign.hpp"
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace hotpatch::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string cli = HP_CLI;
+const std::string patches = HP_CONTROL_PATCHES;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = {{"HOTPATCH_CONTROL_DIR", dir_.path() + "/sockets"}, {"HOTPATCH_LOG", "off"}};
+    state_ = dir_.path() + "/state";
+  }
+
+  Child start_target(const std::string& program = HP_TARGET, bool preload = true) {
+    Env env = env_;
+    if (preload) {
+      env["LD_PRELOAD"] = HP_LIBHOTPATCH;
+      env["HOTPATCH_CONTROL"] = "1";
+    }
+    ::unlink(state_.c_str());
+    Child c({program, state_}, env, std::nullopt, dir_.path() + "/target.log");
+    std::string sock = control::socket_path(env_["HOTPATCH_CONTROL_DIR"], c.pid());
+    const bool controlled = preload || program == HP_LINKED_TARGET;
+    EXPECT_TRUE(eventually([&] { return (exists(sock) || !controlled) && answer() == "42"; }))
+        << read_text(dir_.path() + "/target.log");
+    return c;
+  }
+
+  std::string answer() {
+    std::string s = read_text(state_);
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+
+  bool answer_becomes(const std::string& value) {
+    return eventually([&] { return answer() == value; }, 3s);
+  }
+
+  RunResult hp(std::vector<std::string> args, std::optional<uid_t> uid = std::nullopt) {
+    args.insert(args.begin(), cli);
+    return run(args, env_, uid);
+  }
+
+  TempDir dir_;
+  Env env_;
+  std::string state_;
+};
+
+TEST_F(Cli, PsStatusApplyRevertOnAPreloadedProgram) {
+  Child target = start_target();
+  const std::string pid = std::to_string(target.pid());
+
+  auto ps = hp({"ps"});
+  EXPECT_EQ(ps.rc, 0) << ps.err;
+  EXPECT_NE(ps.out.find("PID"), std::string::npos);
+  EXPECT_NE(ps.out.find(pid + "  root"), std::string::npos) << ps.out;
+
+  auto apply = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/answer_v1.so"});
+  EXPECT_EQ(apply.rc, 0) << apply.err;
+  EXPECT_EQ(apply.out, "process " + pid + ": applied answer version 1 (answer)\n");
+  EXPECT_TRUE(answer_becomes("43"));
+
+  auto status = hp({"status", "--pid", pid});
+  EXPECT_EQ(status.rc, 0) << status.err;
+  EXPECT_NE(status.out.find("process " + pid + ": 1 patch(es), 1 patched function(s)"), std::string::npos);
+  EXPECT_NE(status.out.find(patches + "/answer_v1.so"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("answer    hp_control_target  1        answer"), std::string::npos) << status.out;
+
+  auto json = hp({"status", "--pid", pid, "--json"});
+  EXPECT_EQ(json.rc, 0);
+  EXPECT_NE(json.out.find("\"patch_id\": \"answer\""), std::string::npos) << json.out;
+
+  auto v2 = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/answer_v2.so"});
+  EXPECT_EQ(v2.rc, 0) << v2.err;
+  EXPECT_TRUE(answer_becomes("44"));
+
+  auto listing = hp({"ps", "--json"});
+  EXPECT_NE(listing.out.find("\"answer@2\""), std::string::npos) << listing.out;
+
+  // Version 2 stacks on version 1: each revert steps one version down.
+  auto revert = hp({"revert", "--pid", pid, "answer"});
+  EXPECT_EQ(revert.rc, 0) << revert.err;
+  EXPECT_EQ(revert.out, "process " + pid + ": reverted answer\n");
+  EXPECT_TRUE(answer_becomes("43"));
+  EXPECT_EQ(hp({"revert", "--pid", pid, "answer"}).rc, 0);
+  EXPECT_TRUE(answer_becomes("42"));
+
+  auto again = hp({"revert", "--pid", pid, "answer"});
+  EXPECT_EQ(again.rc, 1);
+  EXPECT_EQ(again.err, "hotpatch: process " + pid + ": patch 'answer': is not applied [not_applied]\n");
+}
+
+TEST_F(Cli, AllActsOnEveryProcessAndRevertAllPatches) {
+  Child a = start_target();
+  std::string state_a = state_;
+  state_ = dir_.path() + "/state-b";
+  Child b = start_target();
+  auto apply = hp({"apply", "--all", "--allow-unsigned", patches + "/answer_v1.so"});
+  EXPECT_EQ(apply.rc, 0) << apply.err;
+  EXPECT_NE(apply.out.find("process " + std::to_string(a.pid()) + ": applied answer version 1"), std::string::npos);
+  EXPECT_NE(apply.out.find("process " + std::to_string(b.pid()) + ": applied answer version 1"), std::string::npos);
+  EXPECT_TRUE(answer_becomes("43"));
+  auto revert = hp({"revert", "--all", "--all-patches", "--json"});
+  EXPECT_EQ(revert.rc, 0) << revert.err;
+  EXPECT_NE(revert.out.find("\"reverted\": [\n        \"answer\""), std::string::npos) << revert.out;
+  EXPECT_TRUE(answer_becomes("42"));
+}
+
+TEST_F(Cli, SignaturePolicy) {
+  Child target = start_target();
+  const std::string pid = std::to_string(target.pid());
+  const std::string patch = dir_.path() + "/answer_v1.so";
+  std::filesystem::copy_file(patches + "/answer_v1.so", patch);
+
+  auto neither = hp({"apply", "--pid", pid, patch});
+  EXPECT_EQ(neither.rc, 2);
+  EXPECT_EQ(neither.err, "hotpatch: apply: give --pubkey KEY (the patch must carry a minisign signature) or, for "
+                         "development only, --allow-unsigned [invalid_argument]\n");
+
+  auto key = registry::minisign::generate_secret_key();
+  const std::string pub = dir_.path() + "/ops.pub";
+  std::ofstream(pub) << registry::minisign::format_public_key(key.public_key());
+
+  auto unsigned_ = hp({"apply", "--pid", pid, "--pubkey", pub, patch});
+  EXPECT_EQ(unsigned_.rc, 1);
+  EXPECT_EQ(unsigned_.err, "hotpatch: " + patch + ": has no readable signature " + patch +
+                               ".minisig (sign it with `minisign -S` or `hotpatch publish`, or pass --allow-unsigned "
+                               "for development) [signature]\n");
+
+  std::string bytes = read_text(patch);
+  auto data = std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  auto other = registry::minisign::generate_secret_key();
+  std::ofstream(patch + ".minisig") << registry::minisign::format_signature(registry::minisign::sign(other, data, "x"));
+  auto foreign = hp({"apply", "--pid", pid, "--pubkey", pub, patch});
+  EXPECT_EQ(foreign.rc, 1);
+  EXPECT_NE(foreign.err.find("[untrusted_key]"), std::string::npos) << foreign.err;
+
+  std::ofstream(patch + ".minisig") << registry::minisign::format_signature(registry::minisign::sign(key, data, "ok"));
+  std::ofstream(patch, std::ios::app) << "tampered";
+  auto tampered = hp({"apply", "--pid", pid, "--pubkey", pub, patch});
+  EXPECT_EQ(tampered.rc, 1);
+  EXPECT_NE(tampered.err.find(patch + ": signature " + patch + ".minisig does not match"), std::string::npos)
+      << tampered.err;
+  EXPECT_EQ(answer(), "42");
+
+  std::filesystem::copy_file(patches + "/answer_v1.so", patch, std::filesystem::copy_options::overwrite_existing);
+  auto good = hp({"apply", "--pid", pid, "--pubkey", pub, patch});
+  EXPECT_EQ(good.rc, 0) << good.err;
+  EXPECT_TRUE(answer_becomes("43"));
+}
+
+TEST_F(Cli, PatchForAnotherBuildIsRefusedAndTheTargetRunsOn) {
+  Child target = start_target();
+  const std::string pid = std::to_string(target.pid());
+  auto r = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/wrong_build.so"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("hotpatch: process " + pid + ": "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[wrong_build]"), std::string::npos) << r.err;
+  auto not_a_patch = hp({"apply", "--pid", pid, "--allow-unsigned", HP_TARGET});
+  EXPECT_EQ(not_a_patch.rc, 1);
+  EXPECT_NE(not_a_patch.err.find("[malformed_patch]"), std::string::npos) << not_a_patch.err;
+  EXPECT_EQ(hp({"status", "--pid", pid}).rc, 0);
+  EXPECT_EQ(answer(), "42");
+}
+
+TEST_F(Cli, TargetExitingMidRequestIsReported) {
+  Child target = start_target();
+  const std::string pid = std::to_string(target.pid());
+  auto r = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/exit_on_load.so"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "hotpatch: process " + pid + ": exited before answering [io]\n");
+  int status = target.wait(2s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+}
+
+TEST_F(Cli, ProcessesThatCannotBeControlled) {
+  auto missing = hp({"status", "--pid", "999999999"});
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_EQ(missing.err, "hotpatch: process 999999999: does not exist [invalid_argument]\n");
+
+  Child plain = start_target(HP_TARGET, /*preload=*/false);
+  auto none = hp({"status", "--pid", std::to_string(plain.pid())});
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_EQ(none.err, "hotpatch: process " + std::to_string(plain.pid()) +
+                          ": has no control endpoint (start it with LD_PRELOAD=libhotpatch.so HOTPATCH_CONTROL=1, or "
+                          "have it call hotpatch::enable_control()) [invalid_argument]\n");
+
+  auto usage = hp({"status"});
+  EXPECT_EQ(usage.rc, 2);
+}
+
+TEST_F(Cli, AnotherUsersProcessIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the CLI as another user";
+  Child target = start_target();
+  ::chmod(dir_.path().c_str(), 0755);
+  auto r = hp({"status", "--pid", std::to_string(target.pid())}, nobody_uid());
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "hotpatch: process " + std::to_string(target.pid()) +
+                       ": belongs to uid 0; only that user or root may control it [permission]\n");
+}
+
+TEST_F(Cli, StaleSocketOfAKilledProcessIsCleanedUp) {
+  Child target = start_target();
+  const pid_t pid = target.pid();
+  const std::string sock = control::socket_path(env_["HOTPATCH_CONTROL_DIR"], pid);
+  target.kill_and_wait();
+  ASSERT_TRUE(exists(sock));
+  auto ps = hp({"ps"});
+  EXPECT_EQ(ps.rc, 0);
+  EXPECT_EQ(ps.err, "hotpatch: removed the stale control socket of dead process " + std::to_string(pid) + " (" + sock + ")\n");
+  EXPECT_EQ(ps.out, "no process has a control endpoint\n");
+  EXPECT_FALSE(exists(sock));
+}
+
+TEST_F(Cli, ProgramLinkingTheRuntimeEnablesControlWithOneCall) {
+  Child target = start_target(HP_LINKED_TARGET, /*preload=*/false);
+  const std::string pid = std::to_string(target.pid());
+  auto r = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/linked_answer_v1.so"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(answer_becomes("43"));
+}
+
+}  // namespace
+}  // namespace hotpatch::test
