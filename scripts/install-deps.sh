@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   minisign nginx-light doxygen
+  nginx-dev libpcre2-dev zlib1g-dev wrk curl
 )
 
 missing=()
