@@ -99,7 +99,10 @@ SocketScan scan_sockets() {
       while (dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
         if (std::string(parent) == "/run/user" && name != "." && name != "..") add(dirs, "/run/user/" + name + "/hotpatch");
-        if (std::string(parent) == "/tmp" && name.starts_with("hotpatch-")) add(dirs, "/tmp/" + name);
+        if (std::string(parent) == "/tmp" && name.starts_with("hotpatch-") && name.size() > 9 &&
+            name.find_first_not_of("0123456789", 9) == std::string::npos) {
+          add(dirs, "/tmp/" + name);
+        }
       }
       ::closedir(d);
     }
