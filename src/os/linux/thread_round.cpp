@@ -226,6 +226,45 @@ std::string describe_thread(int tid) {
   return "thread " + std::to_string(tid) + (name.empty() ? "" : " (" + name + ")");
 }
 
+// True when the thread has `sig` blocked (read from /proc/self/task/<tid>/status, SigBlk).
+bool signal_blocked(int tid, int sig) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return false;  // exited
+  char line[256];
+  bool blocked = true;  // unreadable: assume the worst
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "SigBlk:", 7) != 0) continue;
+    const unsigned long long mask = std::strtoull(line + 7, nullptr, 16);
+    blocked = (mask >> (sig - 1)) & 1u;
+    break;
+  }
+  std::fclose(f);
+  return blocked;
+}
+
+// A signal that is pending and not blocked is delivered before the thread executes another user
+// instruction. membarrier interrupts every thread that is on a CPU right now, so after it returns,
+// each signalled thread has either run the handler or will run it before any of its own code: it
+// is safe without waiting for it to be scheduled (which, with more runnable threads than cores,
+// takes whole time slices). Only threads that block the signal still need an answer.
+void settle_pending_signals(AckBoard* board, const std::vector<int>& tids, std::uint64_t round,
+                            std::vector<std::size_t>& pending, ThreadCheck& result) {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) != 0) return;
+  const auto brief = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  while (!pending.empty() && std::chrono::steady_clock::now() < brief) {
+    std::erase_if(pending, [&](std::size_t i) { return board->slots[i].load(std::memory_order_acquire) >= round; });
+    std::this_thread::yield();
+  }
+  std::erase_if(pending, [&](std::size_t i) {
+    if (board->slots[i].load(std::memory_order_acquire) >= round) return true;
+    if (signal_blocked(tids[i], g_check_signal)) return false;
+    ++result.deferred;
+    return true;
+  });
+}
+
 Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_blocked) {
   std::lock_guard lock(g_install_mutex);
   HOTPATCH_TRY(install_locked());
@@ -257,6 +296,7 @@ Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_block
     pending.push_back(i);
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (!pending.empty() && g_membarrier.load()) settle_pending_signals(board, tids, round, pending, result);
   auto next_liveness_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
   for (unsigned spins = 0; !pending.empty(); ++spins) {
     std::erase_if(pending, [&](std::size_t i) { return board->slots[i].load(std::memory_order_acquire) >= round; });

@@ -36,6 +36,7 @@ struct ThreadCheck {
   std::size_t threads = 0;    ///< other threads seen
   std::size_t signalled = 0;  ///< threads that got the check signal
   std::size_t blocked = 0;    ///< threads proven safe from their blocked-in-kernel PC
+  std::size_t deferred = 0;   ///< signalled threads not yet scheduled: they run the handler first
 };
 
 /// Makes sure no other thread stands strictly inside registered entry bytes (moving any that does).
