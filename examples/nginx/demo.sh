@@ -11,8 +11,9 @@ set -euo pipefail
 hotpatch=$1 lib=$2 patch_file=$3
 duration=${DURATION:-6}
 work=$(mktemp -d /tmp/hotpatch-nginx-XXXXXX)
-nginx_pid=
+nginx_pid= master=
 cleanup() {
+  [[ -n "$master" ]] && kill "$master" 2> /dev/null
   [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2> /dev/null && wait "$nginx_pid" 2> /dev/null
   rm -rf "$work"
 }
@@ -109,6 +110,30 @@ for _ in $(seq 21); do
 done
 median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 11p)
 
+# The usual deployment: a daemon whose master forks workers that drop root. Each forked process gets
+# its own endpoint; `--all` patches them all.
+mw_port=$(( port + 1 ))
+sed -e 's/^daemon off;/daemon on;/' -e 's/^master_process off;/master_process on;/' -e 's/^worker_processes 1;/worker_processes 2;/' \
+  -e "s/127.0.0.1:$port/127.0.0.1:$mw_port/" -e "s|$work/nginx.pid|$work/mw.pid|" "$work/nginx.conf" > "$work/mw.conf"
+chmod 755 "$work" "$work/tmp"
+LD_PRELOAD=$lib HOTPATCH_CONTROL=1 HOTPATCH_LOG_FILE=$work/hotpatch.log nginx -p "$work" -e "$work/error.log" -c "$work/mw.conf"
+for _ in $(seq 100); do [[ -s $work/mw.pid ]] && curl -fs "http://127.0.0.1:$mw_port/" > /dev/null && break; sleep 0.05; done
+master=$(cat "$work/mw.pid")
+mw_header() { curl -fsS -D - -o /dev/null "http://127.0.0.1:$mw_port/" | tr -d '\r' | sed -n 's/^X-Hotpatch: //p'; }
+"$hotpatch" ps
+workers=$(pgrep -P "$master" | tr '\n' ' ')
+[[ $(wc -w <<< "$workers") -eq 2 ]] || fail "nginx did not start 2 workers"
+applied=$("$hotpatch" apply --all --pubkey "$work/ops.pub" "$patch")
+for p in $master $workers; do
+  grep -q "^process $p: applied" <<< "$applied" || fail "process $p was not patched: $applied"
+done
+for _ in $(seq 8); do [[ "$(mw_header)" == "nginx-send-header-v1" ]] || fail "a worker answered unpatched"; done
+"$hotpatch" revert --all nginx-x-hotpatch > /dev/null
+for _ in $(seq 8); do [[ -z "$(mw_header)" ]] || fail "a worker still patched after revert --all"; done
+[[ "$(cat "$work/mw.pid")" == "$master" ]] || fail "the master's PID changed"
+kill "$master"
+master=
+
 echo
 echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), pid $nginx_pid (unchanged), wrk -t2 -c32 -d${duration}s per phase"
 printf '%-14s %10s %9s %10s\n' phase requests failures p99
@@ -123,4 +148,4 @@ echo "hotpatch apply --pid $nginx_pid --pubkey ops.pub x_hotpatch_header.so: med
 echo "runtime log:"
 sed 's/^/  /' "$work/hotpatch.log" | head -8
 (( total_failures == 0 )) || fail "$total_failures failed requests"
-echo "OK: zero failed requests, same PID, patch applied and reverted under load"
+echo "OK: zero failed requests, same PID, patch applied and reverted under load; master and workers patched with --all"
