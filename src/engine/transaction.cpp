@@ -144,7 +144,8 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
         }
         plan.action = Action::vtable;
         log::info(sym->name + " takes no entry jump (" + entry.error().message + "); patching its " +
-                  std::to_string(plan.vtable_slots.size()) + " vtable slot(s)");
+                  std::to_string(plan.vtable_slots.size()) +
+                  " vtable slot(s); calls that do not go through a vtable still reach the old code");
       }
     }
     plans.push_back(std::move(plan));
@@ -231,17 +232,17 @@ Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOp
   for (const auto& p : plans) {
     FunctionEntry* entry = table_.find(p.address);
     if (entry == nullptr) {
-      FunctionEntry fresh;
-      fresh.symbol = p.symbol;
-      fresh.module = module->name;
-      fresh.address = p.address;
-      fresh.method = p.action == Action::vtable ? RedirectMethod::vtable_slot : RedirectMethod::entry_jump;
-      fresh.vtable_slots = p.vtable_slots;
+      FunctionEntry added;
+      added.symbol = p.symbol;
+      added.module = module->name;
+      added.address = p.address;
+      added.method = p.action == Action::vtable ? RedirectMethod::vtable_slot : RedirectMethod::entry_jump;
+      added.vtable_slots = p.vtable_slots;
       if (p.action == Action::new_jump) {
         auto it = std::find_if(built.begin(), built.end(), [&](const EntryRedirect& b) { return b.function == p.address; });
-        fresh.redirect = std::make_unique<EntryRedirect>(std::move(*it));
+        added.redirect = std::make_unique<EntryRedirect>(std::move(*it));
       }
-      entry = &table_.insert(std::move(fresh));
+      entry = &table_.insert(std::move(added));
     }
     if (entry->method == RedirectMethod::entry_jump) entry->jump_live = true;
     entry->layers.push_back({&rec, p.replacement, now});
