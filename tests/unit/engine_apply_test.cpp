@@ -16,6 +16,14 @@ const hotpatch::PatchedFunction* row_for(const std::vector<hotpatch::PatchedFunc
   return nullptr;
 }
 
+TEST_F(EngineTest, TestProgramIsPositionIndependent) {
+  const auto modules = hotpatch::loaded_modules();
+  ASSERT_FALSE(modules.empty());
+  EXPECT_NE(modules.front().base, 0u) << "the main executable must be PIE for these tests to mean anything";
+  EXPECT_EQ(modules.front().name, "engine_tests");
+  EXPECT_EQ(modules.front().build_id.size(), 40u);
+}
+
 TEST_F(EngineTest, CFunctionIsReplacedAndRevertedByteForByte) {
   const auto before = code_bytes(&hp_c_add);
   EXPECT_EQ(hp_c_add(1), 2);

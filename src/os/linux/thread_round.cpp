@@ -150,7 +150,10 @@ Status install_locked() {
     return make_error(ErrorCode::internal, "sigaction(SIGTRAP)", std::strerror(errno));
   g_check_signal = sig;
 
-  const long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  // HOTPATCH_SYNC=signals takes the path kernels without membarrier SYNC_CORE get (and tests it).
+  const char* sync = std::getenv("HOTPATCH_SYNC");
+  const bool signals_only = sync != nullptr && std::strcmp(sync, "signals") == 0;
+  const long supported = signals_only ? 0 : syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
   if (supported > 0 && (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE) &&
       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0)
     g_membarrier.store(true);
