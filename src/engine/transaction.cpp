@@ -12,6 +12,7 @@
 #include "support/log.hpp"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -79,7 +80,16 @@ Error prefixed(Error e, const std::string& patch) {
 }  // namespace
 
 Engine& Engine::instance() {
-  static Engine* engine = new Engine;  // never destroyed: patched code may run during exit
+  static Engine* engine = [] {
+    auto* e = new Engine;  // never destroyed: patched code may run during exit
+    // A child forked while another thread is mid-apply (or mid-log-line) would inherit a locked
+    // mutex and deadlock on its first patch or log line; fork waits for them instead. The engine's
+    // inner locks (symbols, code writer, signals) are only taken under the engine mutex.
+    pthread_atfork([] { Engine::instance().mutex_.lock(); log::lock_for_fork(); },
+                   [] { log::unlock_after_fork(); Engine::instance().mutex_.unlock(); },
+                   [] { log::unlock_after_fork(); Engine::instance().mutex_.unlock(); });
+    return e;
+  }();
   return *engine;
 }
 

@@ -55,5 +55,8 @@ void write(LogLevel level, const std::string& line) {
   if (h.sink) h.sink(level, line);
 }
 
+void lock_for_fork() { holder().mutex.lock(); }
+void unlock_after_fork() { holder().mutex.unlock(); }
+
 }  // namespace log
 }  // namespace hotpatch

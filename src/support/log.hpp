@@ -12,4 +12,8 @@ inline void info(const std::string& line) { write(LogLevel::info, line); }
 inline void warning(const std::string& line) { write(LogLevel::warning, line); }
 inline void debug(const std::string& line) { write(LogLevel::debug, line); }
 
+/// Held across fork() so a child never inherits the sink's lock taken.
+void lock_for_fork();
+void unlock_after_fork();
+
 }  // namespace hotpatch::log

@@ -4,8 +4,10 @@
 #include "targets.h"
 
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -39,6 +41,39 @@ TEST_F(EngineTest, ThreadInsideOverwrittenBytesFinishesTheOldVersion) {
   EXPECT_EQ(hp_blocking_entry(0, 0, 0, SYS_getpid), getpid());
   close(fds[0]);
   close(fds[1]);
+}
+
+}  // namespace
+
+namespace {
+
+// fork() while another thread is in the middle of an apply must leave the child a usable engine
+// (a child inheriting a locked engine or log mutex would hang on its first call).
+TEST_F(EngineTest, ForkDuringApplyLeavesTheChildUsable) {
+  std::atomic<bool> stop{false};
+  std::thread patcher([&] {
+    while (!stop) {
+      if (hotpatch::apply_patch_file(patch_path("c_add_v1"))) (void)hotpatch::revert_patch("c-add");
+    }
+  });
+  int hung = 0, failed = 0;
+  for (int i = 0; i < 100; ++i) {
+    const pid_t child = fork();
+    if (child == 0) {
+      alarm(5);  // a deadlocked child dies of SIGALRM
+      const auto rows = hotpatch::patch_table();
+      auto r = hotpatch::revert_patch("never-applied");
+      _exit(rows.size() <= 1 && !r.has_value() ? 0 : 3);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    if (WIFSIGNALED(status)) ++hung;
+    else if (WEXITSTATUS(status) != 0) ++failed;
+  }
+  stop = true;
+  patcher.join();
+  EXPECT_EQ(hung, 0);
+  EXPECT_EQ(failed, 0);
 }
 
 }  // namespace
