@@ -2,56 +2,38 @@
 #include <hotpatch/hotpatch.h>
 #include <hotpatch/runtime.hpp>
 
+#include "capi/c_status.hpp"
+
 #include <chrono>
 #include <string>
 #include <vector>
 
 namespace {
 
-thread_local std::string t_last_error;
 thread_local std::vector<hotpatch::PatchedFunction> t_rows;
 
-hotpatch_status finish(const hotpatch::Status& s) {
-  if (s) {
-    t_last_error.clear();
-    return HOTPATCH_OK;
-  }
-  t_last_error = s.error().what();
-  return static_cast<hotpatch_status>(s.error().code);
-}
-
-template <class F>
-hotpatch_status guarded(F&& f) noexcept {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    t_last_error = std::string("internal error: ") + e.what();
-  } catch (...) {
-    t_last_error = "internal error";
-  }
-  return HOTPATCH_E_INTERNAL;
-}
+hotpatch_status as_status(int code) { return static_cast<hotpatch_status>(code); }
 
 }  // namespace
 
 extern "C" {
 
 hotpatch_status hotpatch_apply(const char* path) {
-  return guarded([&] {
-    if (path == nullptr) return finish(hotpatch::make_error(hotpatch::ErrorCode::invalid_argument, "path", "is NULL"));
+  return as_status(hotpatch::capi::guarded([&] {
+    if (path == nullptr) return hotpatch::capi::finish(hotpatch::make_error(hotpatch::ErrorCode::invalid_argument, "path", "is NULL"));
     auto r = hotpatch::apply_patch_file(path);
-    return finish(r ? hotpatch::Status{} : hotpatch::Status{r.error()});
-  });
+    return hotpatch::capi::finish(r ? hotpatch::Status{} : hotpatch::Status{r.error()});
+  }));
 }
 
 hotpatch_status hotpatch_revert(const char* patch_id) {
-  return guarded([&] {
-    if (patch_id == nullptr) return finish(hotpatch::make_error(hotpatch::ErrorCode::invalid_argument, "patch_id", "is NULL"));
-    return finish(hotpatch::revert_patch(patch_id));
-  });
+  return as_status(hotpatch::capi::guarded([&] {
+    if (patch_id == nullptr) return hotpatch::capi::finish(hotpatch::make_error(hotpatch::ErrorCode::invalid_argument, "patch_id", "is NULL"));
+    return hotpatch::capi::finish(hotpatch::revert_patch(patch_id));
+  }));
 }
 
-const char* hotpatch_last_error(void) { return t_last_error.c_str(); }
+const char* hotpatch_last_error(void) { return hotpatch::capi::last_error().c_str(); }
 
 const char* hotpatch_status_name(hotpatch_status status) {
   return hotpatch::error_code_name(static_cast<hotpatch::ErrorCode>(status));

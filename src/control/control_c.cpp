@@ -2,33 +2,16 @@
 #include <hotpatch/control.h>
 #include <hotpatch/control.hpp>
 
+#include "capi/c_status.hpp"
+
 #include <string>
 
 namespace {
 
-thread_local std::string t_last_error;
 thread_local std::string t_path;
 
-int finish(const hotpatch::Status& s) {
-  if (s) {
-    t_last_error.clear();
-    return 0;
-  }
-  t_last_error = s.error().what();
-  return static_cast<int>(s.error().code);
-}
-
-template <class F>
-int guarded(F&& f) noexcept {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    t_last_error = std::string("internal error: ") + e.what();
-  } catch (...) {
-    t_last_error = "internal error";
-  }
-  return static_cast<int>(hotpatch::ErrorCode::internal);
-}
+using hotpatch::capi::finish;
+using hotpatch::capi::guarded;
 
 }  // namespace
 
@@ -61,6 +44,6 @@ const char* hotpatch_control_socket_path(void) {
   return t_path.c_str();
 }
 
-const char* hotpatch_control_last_error(void) { return t_last_error.c_str(); }
+const char* hotpatch_control_last_error(void) { return hotpatch::capi::last_error().c_str(); }
 
 }  // extern "C"
