@@ -32,7 +32,20 @@ Result<Response> call(pid_t pid, const std::string& socket, const Request& reque
     return make_error(ErrorCode::permission, socket,
                       "is served by pid " + std::to_string(peer->pid) + ", not by " + std::to_string(pid));
   }
-  HOTPATCH_TRY(send_all(conn->get(), format_request(request) + "\n", options.pass_fd, options.timeout));
+  // A peer that refuses us closes the socket at once: our send may already see that (EPIPE or
+  // ECONNRESET), or the read after it does. Either way it is the same answer.
+  auto closed_without_answer = [&]() -> Error {
+    // Give a dying process a moment to be reaped before deciding which of the two happened.
+    for (int i = 0; i < 20 && process_alive(pid); ++i) ::usleep(10'000);
+    if (!process_alive(pid)) return make_error(ErrorCode::io, who, "exited before answering");
+    return make_error(ErrorCode::io, who,
+                      "closed the connection without answering (only its own user or root gets an answer)");
+  };
+  if (auto sent = send_all(conn->get(), format_request(request) + "\n", options.pass_fd, options.timeout); !sent) {
+    const std::string& why = sent.error().message;
+    if (why == errno_text(EPIPE) || why == errno_text(ECONNRESET)) return closed_without_answer();
+    return sent.error();
+  }
 
   auto deadline = std::chrono::steady_clock::now() + options.timeout;
   std::string in;
@@ -53,13 +66,7 @@ Result<Response> call(pid_t pid, const std::string& socket, const Request& reque
     if (r <= 0) continue;
     ssize_t n = ::recv(conn->get(), buf, sizeof buf, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) {
-      // Give a dying process a moment to be reaped before deciding which of the two happened.
-      for (int i = 0; i < 20 && process_alive(pid); ++i) ::usleep(10'000);
-      if (!process_alive(pid)) return make_error(ErrorCode::io, who, "exited before answering");
-      return make_error(ErrorCode::io, who,
-                        "closed the connection without answering (only its own user or root gets an answer)");
-    }
+    if (n <= 0) return closed_without_answer();
     in.append(buf, static_cast<std::size_t>(n));
   }
 }
