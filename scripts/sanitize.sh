@@ -27,7 +27,7 @@ jobs=$(nproc)
 
 configure_and_build() {
   local dir=$1 flags=$2
-  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTPATCH_BUILD_BENCH=OFF \
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOTPATCH_BUILD_BENCH=OFF -DHOTPATCH_BUILD_DEMO=OFF \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" -DCMAKE_MODULE_LINKER_FLAGS="$flags" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
