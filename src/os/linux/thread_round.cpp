@@ -48,7 +48,9 @@ struct sigaction g_previous_trap{};
 
 std::mutex g_install_mutex;  // guards installation, table and board replacement
 bool g_installed = false;
-std::vector<void*> g_retired;  // old tables and boards, kept alive on purpose
+// Old tables and boards, kept alive on purpose (a handler may still read one). Never destroyed
+// either: threads can take signals while the process exits.
+std::vector<void*>& g_retired = *new std::vector<void*>;
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "handlers need lock-free atomics");
 
