@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -20,14 +21,21 @@ TEST_F(EngineTest, ThreadInsideOverwrittenBytesFinishesTheOldVersion) {
   ASSERT_EQ(pipe(fds), 0);
   char byte = 0;
   const auto before = hotpatch::engine_stats();
+  std::atomic<long> reader_tid{0};
   auto reader = std::async(std::launch::async, [&] {
+    reader_tid = syscall(SYS_gettid);
     return hp_blocking_entry(fds[0], reinterpret_cast<long>(&byte), 1, SYS_read);
   });
-  // Wait until the reader is blocked in read() inside hp_blocking_entry.
-  for (int i = 0; i < 1000 && reader.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready; ++i) {
+  // Wait until the reader is blocked in read() (syscall 0) inside hp_blocking_entry.
+  bool blocked = false;
+  for (int i = 0; i < 5000 && !blocked; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (reader_tid == 0) continue;
+    std::ifstream state("/proc/self/task/" + std::to_string(reader_tid.load()) + "/syscall");
+    std::string nr;
+    blocked = (state >> nr) && nr == "0";
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_NE(reader.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  ASSERT_TRUE(blocked) << "the reader never blocked in read()";
 
   apply_ok("blocking_entry");
   const auto after = hotpatch::engine_stats();
