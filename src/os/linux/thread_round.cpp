@@ -257,10 +257,12 @@ bool signal_blocked(int tid, int sig) {
 void settle_pending_signals(AckBoard* board, const std::vector<int>& tids, std::uint64_t round,
                             std::vector<std::size_t>& pending, ThreadCheck& result) {
   if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) != 0) return;
+  // Spin, don't yield: with more runnable threads than cores a yield gives the CPU away for a whole
+  // time slice, and the temporary int3s stay in place (every caller trapping) that long.
   const auto brief = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
   while (!pending.empty() && std::chrono::steady_clock::now() < brief) {
     std::erase_if(pending, [&](std::size_t i) { return board->slots[i].load(std::memory_order_acquire) >= round; });
-    std::this_thread::yield();
+    __builtin_ia32_pause();
   }
   std::erase_if(pending, [&](std::size_t i) {
     if (board->slots[i].load(std::memory_order_acquire) >= round) return true;
@@ -321,7 +323,7 @@ Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_block
                             " ms (signal " + std::to_string(g_check_signal) +
                             " blocked, or the thread is stopped); nothing was changed");
     }
-    if (spins < 64) std::this_thread::yield();
+    if (spins < 256) __builtin_ia32_pause();
     else std::this_thread::sleep_for(std::chrono::microseconds(20));
   }
   return result;
