@@ -44,6 +44,13 @@ std::string to_base64(std::span<const std::uint8_t> bytes) {
 
 Result<std::vector<std::uint8_t>> from_base64(std::string_view text, std::string_view what) {
   ensure_sodium();
+  // libsodium 1.0.18 silently skips bytes >= 0x80 inside base64 (found by fuzzing); a key or
+  // signature line with anything but the alphabet is not one we wrote or minisign wrote.
+  for (const char c : text) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+                    c == '/' || c == '=';
+    if (!ok) return make_error(ErrorCode::parse, std::string(what), "is not valid base64");
+  }
   std::vector<std::uint8_t> out(text.size() / 4 * 3 + 3);
   std::size_t len = 0;
   const char* end = nullptr;

@@ -26,7 +26,9 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   while (!text.empty()) {
     auto nl = text.find('\n');
     auto line = text.substr(0, nl);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // As minisign reads lines: every trailing CR goes (one CR only would let a comment ending in CR
+    // parse differently after it is written back).
+    while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     lines.push_back(line);
     if (nl == std::string_view::npos) break;
     text.remove_prefix(nl + 1);

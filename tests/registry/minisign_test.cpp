@@ -37,6 +37,31 @@ TEST(Minisign, SignatureVerifiesAndRoundTrips) {
   EXPECT_TRUE(verify_data(*parsed, *signer, as_bytes(data)));
 }
 
+// Found by fuzzing: libsodium skipped bytes >= 0x80 inside base64, and a trusted comment ending in
+// CRs parsed differently once written back.
+TEST(Minisign, BytesOutsideTheBase64AlphabetAreRefused) {
+  SecretKey sk = generate_secret_key();
+  std::string text = format_signature(sign(sk, as_bytes("d"), "c"));
+  const auto line2 = text.find('\n') + 1;
+  text.insert(line2 + 10, "\xb4\xca\xa7\xa9");
+  auto parsed = parse_signature(text);
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().what(), "signature: is not valid base64");
+}
+
+TEST(Minisign, TrailingCarriageReturnsAreStrippedAsMinisignDoes) {
+  SecretKey sk = generate_secret_key();
+  std::string text = format_signature(sign(sk, as_bytes("d"), "comment"));
+  const auto at = text.find("comment\n") + 7;
+  text.insert(at, "\r\r\r");
+  auto parsed = parse_signature(text);
+  ASSERT_TRUE(parsed) << parsed.error().what();
+  EXPECT_EQ(parsed->trusted_comment, "comment");
+  auto again = parse_signature(format_signature(*parsed));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->trusted_comment, "comment");
+}
+
 TEST(Minisign, AlteredFileIsRefused) {
   SecretKey sk = generate_secret_key();
   Signature sig = sign(sk, as_bytes("original"), "c");
