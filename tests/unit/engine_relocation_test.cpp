@@ -38,7 +38,13 @@ TEST_F(EngineTest, ThreadInsideOverwrittenBytesFinishesTheOldVersion) {
   ASSERT_TRUE(blocked) << "the reader never blocked in read()";
 
   apply_ok("blocking_entry");
-  const auto after = hotpatch::engine_stats();
+  // The signalled reader may not have been scheduled yet when the apply returns (it was blocked, so
+  // it is safe: it runs the handler before any of its own code); give it the time to.
+  auto after = hotpatch::engine_stats();
+  for (int i = 0; i < 5000 && after.threads_relocated == before.threads_relocated; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    after = hotpatch::engine_stats();
+  }
   EXPECT_EQ(after.threads_relocated - before.threads_relocated, 1u) << "the blocked caller had to be moved";
   EXPECT_EQ(hp_blocking_entry(0, 0, 0, SYS_getpid), -1000) << "new calls run the patch";
 
