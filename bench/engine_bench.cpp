@@ -95,22 +95,29 @@ void set_split(benchmark::State& state, const Split& sum, double n) {
   state.counters["write_us"] = sum.write_ns / n / 1e3;
 }
 
+// One timed apply of the n-function set: adds its resolve/load/write split to `sum`; false (with the
+// benchmark marked as failed) when the engine refused it.
+bool timed_apply(benchmark::State& state, long n, Split& sum) {
+  const auto before = hotpatch::engine_stats();
+  const auto t0 = Clock::now();
+  auto applied = hotpatch::apply_patch_file(gen_patch(n));
+  const auto t1 = Clock::now();
+  if (!applied) {
+    state.SkipWithError(applied.error().what().c_str());
+    return false;
+  }
+  const Split d = delta(before, hotpatch::engine_stats());
+  sum.resolve_ns += d.resolve_ns, sum.load_ns += d.load_ns, sum.write_ns += d.write_ns;
+  state.SetIterationTime(seconds_between(t0, t1));
+  return true;
+}
+
 // The first apply of a patch file: a real dlopen (the engine keeps patches loaded afterwards).
 void BM_ApplyCold(benchmark::State& state) {
   const long n = state.range(0);
   Split sum;
   for (auto _ : state) {
-    const auto before = hotpatch::engine_stats();
-    const auto t0 = Clock::now();
-    auto applied = hotpatch::apply_patch_file(gen_patch(n));
-    const auto t1 = Clock::now();
-    if (!applied) {
-      state.SkipWithError(applied.error().what().c_str());
-      return;
-    }
-    const Split d = delta(before, hotpatch::engine_stats());
-    sum.resolve_ns += d.resolve_ns, sum.load_ns += d.load_ns, sum.write_ns += d.write_ns;
-    state.SetIterationTime(seconds_between(t0, t1));
+    if (!timed_apply(state, n, sum)) return;
     if (hp_gen_f0(5) != ((5 ^ 0x1000) * 3 + 0 + 1)) state.SkipWithError("the patch did not take effect");
     (void)hotpatch::revert_patch(gen_id(n));
   }
@@ -121,17 +128,7 @@ void BM_Apply(benchmark::State& state) {
   const long n = state.range(0);
   Split sum;
   for (auto _ : state) {
-    const auto before = hotpatch::engine_stats();
-    const auto t0 = Clock::now();
-    auto applied = hotpatch::apply_patch_file(gen_patch(n));
-    const auto t1 = Clock::now();
-    if (!applied) {
-      state.SkipWithError(applied.error().what().c_str());
-      return;
-    }
-    const Split d = delta(before, hotpatch::engine_stats());
-    sum.resolve_ns += d.resolve_ns, sum.load_ns += d.load_ns, sum.write_ns += d.write_ns;
-    state.SetIterationTime(seconds_between(t0, t1));
+    if (!timed_apply(state, n, sum)) return;
     if (auto s = hotpatch::revert_patch(gen_id(n)); !s) {
       state.SkipWithError(s.error().what().c_str());
       return;
