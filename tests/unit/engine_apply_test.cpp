@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+
+#include <unistd.h>
 
 using namespace hptest;
 using hotpatch::RedirectMethod;
@@ -71,7 +74,8 @@ TEST_F(EngineTest, ReapplyAfterRevertReusesTheRedirect) {
 
 // A patch rebuilt at the same path must load as the new object, not as the one loaded before.
 TEST_F(EngineTest, RebuiltPatchAtTheSamePathLoadsItsNewCode) {
-  const std::string path = ::testing::TempDir() + "/hotpatch-same-path.so";
+  // Per process: the same binary runs in parallel under several engine configurations.
+  const std::string path = ::testing::TempDir() + "/hotpatch-same-path-" + std::to_string(::getpid()) + ".so";
   std::filesystem::copy_file(patch_path("c_add_v1"), path, std::filesystem::copy_options::overwrite_existing);
   auto first = hotpatch::apply_patch_file(path);
   ASSERT_TRUE(first.has_value()) << first.error().what();

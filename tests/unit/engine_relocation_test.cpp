@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -68,6 +69,9 @@ TEST_F(EngineTest, ForkDuringApplyLeavesTheChildUsable) {
   std::thread patcher([&] {
     while (!stop) {
       if (hotpatch::apply_patch_file(patch_path("c_add_v1"))) (void)hotpatch::revert_patch("c-add");
+      // A pause, as between real applies: in a tight loop the patcher retakes the (unfair) engine
+      // mutex before fork's prepare handler gets it, and each fork waits for hundreds of cycles.
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   });
   int hung = 0, failed = 0;
