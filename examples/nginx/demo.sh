@@ -18,6 +18,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited with $?" >&2' ERR
 fail() { echo "FAIL: $*" >&2; [[ -f $work/error.log ]] && tail -5 "$work/error.log" >&2; exit 1; }
 
 port=${PORT:-$(( 20000 + RANDOM % 20000 ))}
@@ -121,7 +122,7 @@ for _ in $(seq 100); do [[ -s $work/mw.pid ]] && curl -fs "http://127.0.0.1:$mw_
 master=$(cat "$work/mw.pid")
 mw_header() { curl -fsS -D - -o /dev/null "http://127.0.0.1:$mw_port/" | tr -d '\r' | sed -n 's/^X-Hotpatch: //p'; }
 "$hotpatch" ps
-workers=$(pgrep -P "$master" | tr '\n' ' ')
+workers=$(pgrep -P "$master" | tr '\n' ' ' || true)
 [[ $(wc -w <<< "$workers") -eq 2 ]] || fail "nginx did not start 2 workers"
 applied=$("$hotpatch" apply --all --pubkey "$work/ops.pub" "$patch")
 for p in $master $workers; do
@@ -146,6 +147,6 @@ for phase in before during_apply patched during_revert after; do
 done
 echo "hotpatch apply --pid $nginx_pid --pubkey ops.pub x_hotpatch_header.so: median $(( median / 1000 )).$(( median % 1000 / 100 )) ms over 21 runs"
 echo "runtime log:"
-sed 's/^/  /' "$work/hotpatch.log" | head -8
+sed -n '1,8s/^/  /p' "$work/hotpatch.log"  # not | head: under pipefail, SIGPIPE would fail the script
 (( total_failures == 0 )) || fail "$total_failures failed requests"
 echo "OK: zero failed requests, same PID, patch applied and reverted under load; master and workers patched with --all"

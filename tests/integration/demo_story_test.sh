@@ -2,6 +2,7 @@
 # The demo story as a user sees it: greetings before, version 1 after the first p, version 2 after
 # version 2 is published and p is pressed again; nothing else printed in between.
 set -euo pipefail
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited with $?" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 out=$("$here/../../demo/run_story.sh" "$1" 150 2>&1)
 fail() { echo "FAIL: $*"; echo "$out"; exit 1; }
@@ -17,9 +18,9 @@ done
 grep -q "^Completely patched! from C function! 42$" <<<"$out" || fail "version 1 text missing"
 grep -q "^Completely patched (v2)! from C++ virtual member function! 42$" <<<"$out" || fail "version 2 text missing"
 # Order: original text, then v1, then v2; no original greeting after the first patch.
-first_v1=$(grep -n "^Completely patched! from C function" <<<"$out" | head -1 | cut -d: -f1)
+first_v1=$(grep -m1 -n "^Completely patched! from C function" <<<"$out" | cut -d: -f1)
 last_hello=$(grep -n "^Hello, from C function" <<<"$out" | tail -1 | cut -d: -f1)
-first_v2=$(grep -n "^Completely patched (v2)! from C function" <<<"$out" | head -1 | cut -d: -f1)
+first_v2=$(grep -m1 -n "^Completely patched (v2)! from C function" <<<"$out" | cut -d: -f1)
 last_v1=$(grep -n "^Completely patched! from C function" <<<"$out" | tail -1 | cut -d: -f1)
 (( last_hello < first_v1 )) || fail "original greeting printed after patching"
 (( last_v1 < first_v2 )) || fail "version 1 printed after version 2"
