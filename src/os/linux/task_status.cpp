@@ -1,0 +1,81 @@
+#include "os/linux/task_status.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace hotpatch::os {
+
+std::vector<int> other_threads() {
+  std::vector<int> tids;
+  const int self = static_cast<int>(syscall(SYS_gettid));
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      const int tid = std::atoi(e->d_name);
+      if (tid > 0 && tid != self) tids.push_back(tid);
+    }
+    closedir(d);
+  }
+  return tids;
+}
+
+std::optional<std::uintptr_t> blocked_user_pc(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  if (std::strncmp(buf, "running", 7) == 0) return std::nullopt;
+  // "nr a1 .. a6 sp pc" or "-1 sp pc": the PC is the last field.
+  const char* last = std::strrchr(buf, ' ');
+  if (last == nullptr) return std::nullopt;
+  const std::uintptr_t pc = std::strtoull(last + 1, nullptr, 16);
+  if (pc == 0) return std::nullopt;
+  return pc;
+}
+
+bool thread_exists(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+  return ::access(path, F_OK) == 0;
+}
+
+std::string describe_thread(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/comm", tid);
+  std::string name;
+  if (std::FILE* f = std::fopen(path, "re")) {
+    char buf[64] = {};
+    if (std::fgets(buf, sizeof buf, f) != nullptr) name = buf;
+    std::fclose(f);
+  }
+  while (!name.empty() && name.back() == '\n') name.pop_back();
+  return "thread " + std::to_string(tid) + (name.empty() ? "" : " (" + name + ")");
+}
+
+bool signal_blocked(int tid, int sig) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return false;  // exited
+  char line[256];
+  bool blocked = true;  // unreadable: assume the worst
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "SigBlk:", 7) != 0) continue;
+    const unsigned long long mask = std::strtoull(line + 7, nullptr, 16);
+    blocked = (mask >> (sig - 1)) & 1u;
+    break;
+  }
+  std::fclose(f);
+  return blocked;
+}
+
+}  // namespace hotpatch::os
