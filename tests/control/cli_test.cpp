@@ -267,5 +267,32 @@ TEST_F(Cli, RegistryPollerAndUpdateApplyPublishedPatches) {
   })) << read_text(dir_.path() + "/poll.log");
 }
 
+// A process that refuses a patch it found is not up to date: exit code 1 with the reason, in the
+// human output and with --json alike; the other patches still apply.
+TEST_F(Cli, UpdateThatRefusesAPatchExitsWithRefused) {
+  const std::string reg = dir_.path() + "/registry";
+  ASSERT_EQ(hp({"keygen", "-s", dir_.path() + "/reg.key", "-p", dir_.path() + "/reg.pub"}).rc, 0);
+  ASSERT_EQ(hp({"publish", "--registry", reg, "--key", dir_.path() + "/reg.key", "--name", "fleet",
+                patches + "/answer_v1.so", patches + "/missing_symbol.so"}).rc, 0);
+  env_["HOTPATCH_REGISTRY_URL"] = "file://" + reg;
+  env_["HOTPATCH_REGISTRY_NAME"] = "fleet";
+  env_["HOTPATCH_TRUSTED_KEY"] = dir_.path() + "/reg.pub";
+  env_["HOTPATCH_CACHE_DIR"] = dir_.path() + "/cache";
+  Child target = start_target();
+  const std::string pid = std::to_string(target.pid());
+
+  auto text = hp({"update", "--pid", pid});
+  EXPECT_EQ(text.rc, 1) << text.out << text.err;
+  EXPECT_NE(text.out.find("process " + pid + ": applied answer version 1"), std::string::npos) << text.out;
+  EXPECT_NE(text.err.find("process " + pid + ": missing-symbol refused: "), std::string::npos) << text.err;
+  EXPECT_NE(text.err.find("no_such_function_in_the_target"), std::string::npos) << text.err;
+  EXPECT_TRUE(answer_becomes("43"));
+
+  auto json = hp({"update", "--pid", pid, "--json"});
+  EXPECT_EQ(json.rc, 1) << json.out << json.err;
+  EXPECT_NE(json.out.find("\"failed\""), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("no_such_function_in_the_target"), std::string::npos) << json.out;
+}
+
 }  // namespace
 }  // namespace hotpatch::test

@@ -66,7 +66,8 @@ std::string cell(const nlohmann::ordered_json& value) {
 }
 
 int run_on_targets(const TargetOptions& options, const control::Request& request, int pass_fd,
-                   const std::function<void(const Target&, const nlohmann::ordered_json&)>& on_ok) {
+                   const std::function<void(const Target&, const nlohmann::ordered_json&)>& on_ok,
+                   const std::function<int(const nlohmann::ordered_json&)>& verdict) {
   auto targets = choose_targets(options);
   if (!targets) return report(targets.error());
   if (options.all && targets->empty()) {
@@ -89,6 +90,8 @@ int run_on_targets(const TargetOptions& options, const control::Request& request
       else if (!error.subject.starts_with("process ")) error.subject = "process " + std::to_string(t.pid) + ": " + error.subject;
       int code = report(error);
       if (rc == exit_ok) rc = code;
+    } else if (verdict && rc == exit_ok) {
+      rc = verdict(r->result);
     }
     if (options.json) {
       nlohmann::ordered_json one{{"pid", t.pid}, {"ok", ok}};

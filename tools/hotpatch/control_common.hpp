@@ -38,10 +38,12 @@ Result<std::vector<Target>> choose_targets(const TargetOptions& options);
 void print_table(const std::vector<std::vector<std::string>>& rows);
 
 /// Runs `request` on every target. `on_ok` prints a human line for one answer. With --json the
-/// answers go out as one JSON document (an object for --pid, an array for --all). Returns the exit
-/// code: ok when every process answered ok, else the code of the first failure.
+/// answers go out as one JSON document (an object for --pid, an array for --all). `verdict`, when
+/// given, turns an ok answer into an exit code (an answer can report parts it refused), in both
+/// modes. Returns the exit code: ok when every process answered ok, else the code of the first failure.
 int run_on_targets(const TargetOptions& options, const control::Request& request, int pass_fd,
-                   const std::function<void(const Target&, const nlohmann::ordered_json&)>& on_ok);
+                   const std::function<void(const Target&, const nlohmann::ordered_json&)>& on_ok,
+                   const std::function<int(const nlohmann::ordered_json&)>& verdict = {});
 
 /// A JSON value as text for a table cell ("-" for empty strings and nulls).
 std::string cell(const nlohmann::ordered_json& value);

@@ -15,8 +15,7 @@ void add_update(CLI::App& app, Subcommand& run) {
     run = [o] {
       control::Request r;
       r.op = control::Op::update;
-      int rc = exit_ok;
-      int code = run_on_targets(*o, r, -1, [&rc](const Target& t, const nlohmann::ordered_json& res) {
+      auto print = [](const Target& t, const nlohmann::ordered_json& res) {
         std::string unreachable = res.value("unreachable", std::string());
         fmt::print("process {}: registry index version {}{}\n", t.pid, cell(res.value("index_version", nlohmann::ordered_json())),
                    unreachable.empty() ? (res.value("changed", false) ? " (new)" : " (unchanged)")
@@ -28,10 +27,14 @@ void add_update(CLI::App& app, Subcommand& run) {
         for (const auto& f : res.value("failed", nlohmann::ordered_json::array())) {
           fmt::print(stderr, "hotpatch: process {}: {} refused: {}\n", t.pid, cell(f.value("id", nlohmann::ordered_json())),
                      cell(f.value("error", nlohmann::ordered_json())));
-          rc = exit_refused;
         }
-      });
-      return code != exit_ok ? code : rc;
+      };
+      // A process that refused some of the patches it found has not been brought up to date.
+      auto verdict = [](const nlohmann::ordered_json& res) {
+        const auto failed = res.value("failed", nlohmann::ordered_json::array());
+        return failed.empty() ? exit_ok : exit_refused;
+      };
+      return run_on_targets(*o, r, -1, print, verdict);
     };
   });
 }
