@@ -201,6 +201,11 @@ TEST_F(Cli, ProcessesThatCannotBeControlled) {
 
   auto usage = hp({"status"});
   EXPECT_EQ(usage.rc, 2);
+  EXPECT_NE(usage.err.find("Exactly 1 option from [--pid,--all] is required"), std::string::npos) << usage.err;
+  auto both = hp({"update", "--pid", "1", "--all"});
+  EXPECT_EQ(both.rc, 2);
+  EXPECT_NE(both.err.find("Exactly 1 option from [--pid,--all] is required and 2 were given"), std::string::npos)
+      << both.err;
 }
 
 TEST_F(Cli, AnotherUsersProcessIsRefused) {

@@ -10,13 +10,14 @@
 namespace hotpatch::cli {
 
 void TargetOptions::add_to(CLI::App& cmd, bool allow_all, bool with_json) {
-  auto* p = cmd.add_option("--pid", pid, "Process to act on");
   if (allow_all) {
-    auto* a = cmd.add_flag("--all", all, "Act on every enabled process of this user (every user's, for root)");
-    p->excludes(a);
-    cmd.require_option(1, 0);
+    // A group of its own, so that "exactly one of" names only these two options.
+    auto* which = cmd.add_option_group("target", "Which processes");
+    which->add_option("--pid", pid, "Process to act on");
+    which->add_flag("--all", all, "Act on every enabled process of this user (every user's, for root)");
+    which->require_option(1);
   } else {
-    p->required();
+    cmd.add_option("--pid", pid, "Process to act on")->required();
   }
   cmd.add_option("--timeout", timeout_seconds, "Seconds to wait for each process's answer")->capture_default_str();
   if (with_json) cmd.add_flag("--json", json, "Print the answer as JSON");
