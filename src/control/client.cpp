@@ -41,9 +41,10 @@ Result<Response> call(pid_t pid, const std::string& socket, const Request& reque
     return make_error(ErrorCode::io, who,
                       "closed the connection without answering (only its own user or root gets an answer)");
   };
-  if (auto sent = send_all(conn->get(), format_request(request) + "\n", options.pass_fd, options.timeout); !sent) {
-    const std::string& why = sent.error().message;
-    if (why == errno_text(EPIPE) || why == errno_text(ECONNRESET)) return closed_without_answer();
+  int send_errno = 0;
+  if (auto sent = send_all(conn->get(), format_request(request) + "\n", options.pass_fd, options.timeout, &send_errno);
+      !sent) {
+    if (send_errno == EPIPE || send_errno == ECONNRESET) return closed_without_answer();
     return sent.error();
   }
 

@@ -84,7 +84,7 @@ Result<Fd> connect_unix(const std::string& path, int* err_out) {
   return fd;
 }
 
-Status send_all(int fd, std::string_view data, int pass_fd, std::chrono::milliseconds timeout) {
+Status send_all(int fd, std::string_view data, int pass_fd, std::chrono::milliseconds timeout, int* err_out) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::size_t done = 0;
   while (done < data.size()) {
@@ -112,8 +112,10 @@ Status send_all(int fd, std::string_view data, int pass_fd, std::chrono::millise
     }
     ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return make_error(ErrorCode::io, "send", errno_text(errno));
+      const int err = errno;
+      if (err == EINTR || err == EAGAIN) continue;
+      if (err_out != nullptr) *err_out = err;
+      return make_error(ErrorCode::io, "send", errno_text(err));
     }
     done += static_cast<std::size_t>(n);
   }

@@ -50,6 +50,8 @@ Result<PeerCredentials> peer_credentials(int fd);
 Result<Fd> connect_unix(const std::string& path, int* err_out = nullptr);
 
 /// Sends all of `data`, with `pass_fd` (if >= 0) attached to the first byte, within `timeout`.
-Status send_all(int fd, std::string_view data, int pass_fd, std::chrono::milliseconds timeout);
+/// A failed send stores its errno in `err_out` when given.
+Status send_all(int fd, std::string_view data, int pass_fd, std::chrono::milliseconds timeout,
+                int* err_out = nullptr);
 
 }  // namespace hotpatch::control
