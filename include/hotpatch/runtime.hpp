@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,11 +80,22 @@ struct AppliedPatch {
 struct ApplyOptions {
   /// How long every other thread has to answer the safety check before the apply fails cleanly.
   std::chrono::milliseconds thread_timeout{500};
+  /// When set, the patch must declare exactly this id (for example the one a signed registry
+  /// index names for the blob); any other id is refused before anything is loaded.
+  std::optional<std::string> expect_id;
+  /// When set, the patch must declare exactly this version.
+  std::optional<std::uint32_t> expect_version;
 };
 
 /// Applies a patch file as one transaction: every target is resolved and checked first, then all are
 /// written; on any failure nothing stays changed and the error says what and why.
 HOTPATCH_API Result<AppliedPatch> apply_patch_file(const std::string& path, const ApplyOptions& options = {});
+
+/// Applies a patch object held in memory: exactly these bytes are checked and loaded (nothing is
+/// read again from a file that could change meanwhile). `name` stands for the patch in messages and
+/// in applied_patches(); the caller verifies the bytes (signature, registry hash) before the call.
+HOTPATCH_API Result<AppliedPatch> apply_patch_image(std::span<const std::uint8_t> bytes, const std::string& name,
+                                                    const ApplyOptions& options = {});
 
 /// Reverts an applied patch by id: each of its functions goes back to the version below it (or to
 /// the original bytes, byte for byte).

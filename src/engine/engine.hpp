@@ -6,6 +6,7 @@
 
 #include <hotpatch/runtime.hpp>
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ class Engine {
   static Engine& instance();
 
   Result<AppliedPatch> apply(const std::string& path, const ApplyOptions& options);
+  Result<AppliedPatch> apply(std::vector<std::uint8_t> bytes, const std::string& name, const ApplyOptions& options);
   Status revert(std::string_view id, const ApplyOptions& options);
 
   std::vector<PatchedFunction> table();
@@ -25,7 +27,9 @@ class Engine {
   EngineStats stats();
 
  private:
-  Result<AppliedPatch> apply_locked(const std::string& path, const ApplyOptions& options);
+  Result<AppliedPatch> apply_locked(const std::function<Result<PatchImage>()>& read_image, const ApplyOptions& options);
+  Result<AppliedPatch> apply_guarded(const std::string& name, const std::function<Result<PatchImage>()>& read,
+                                     const ApplyOptions& options);
   Status revert_locked(std::string_view id, const ApplyOptions& options);
 
   std::mutex mutex_;

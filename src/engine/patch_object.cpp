@@ -80,6 +80,11 @@ Result<PatchManifest> manifest_of(const image::ElfFile& file) {
 Result<PatchImage> read_patch_image(const std::string& path) {
   if (path.empty()) return make_error(ErrorCode::invalid_argument, "patch", "no patch file given");
   HOTPATCH_LET(bytes, read_whole(path));
+  return patch_image_from_bytes(std::move(bytes), path);
+}
+
+Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const std::string& path) {
+  if (bytes.size() > kMaxPatchSize) return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
   auto elf = image::ElfFile::from_memory(std::move(bytes), path);
   if (!elf) {
     Error e = elf.error();

@@ -23,6 +23,9 @@ struct PatchImage {
 /// Reads the file (at most 256 MiB) and its manifest.
 Result<PatchImage> read_patch_image(const std::string& path);
 
+/// The same from bytes already in memory; `name` stands for the patch in messages.
+Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const std::string& name);
+
 /// Manifest of an ELF file already opened.
 Result<PatchManifest> manifest_of(const image::ElfFile& file);
 

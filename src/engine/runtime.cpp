@@ -12,6 +12,11 @@ Result<AppliedPatch> apply_patch_file(const std::string& path, const ApplyOption
   return engine::Engine::instance().apply(path, options);
 }
 
+Result<AppliedPatch> apply_patch_image(std::span<const std::uint8_t> bytes, const std::string& name,
+                                      const ApplyOptions& options) {
+  return engine::Engine::instance().apply(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), name, options);
+}
+
 Status revert_patch(std::string_view patch_id, const ApplyOptions& options) {
   return engine::Engine::instance().revert(patch_id, options);
 }

@@ -94,20 +94,39 @@ Engine& Engine::instance() {
 }
 
 Result<AppliedPatch> Engine::apply(const std::string& path, const ApplyOptions& options) {
+  return apply_guarded(path, [&] { return read_patch_image(path); }, options);
+}
+
+Result<AppliedPatch> Engine::apply(std::vector<std::uint8_t> bytes, const std::string& name,
+                                   const ApplyOptions& options) {
+  return apply_guarded(name, [&] { return patch_image_from_bytes(std::move(bytes), name); }, options);
+}
+
+Result<AppliedPatch> Engine::apply_guarded(const std::string& name, const std::function<Result<PatchImage>()>& read,
+                                           const ApplyOptions& options) {
   std::lock_guard lock(mutex_);
-  auto result = apply_locked(path, options);
+  auto result = apply_locked(read, options);
   if (!result) {
     ++stats_.refusals;
-    log::warning("refused " + path + ": " + result.error().what());
+    log::warning("refused " + name + ": " + result.error().what());
   }
   return result;
 }
 
-Result<AppliedPatch> Engine::apply_locked(const std::string& path, const ApplyOptions& options) {
+Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>()>& read_image,
+                                          const ApplyOptions& options) {
   const auto t_started = std::chrono::steady_clock::now();
-  HOTPATCH_LET(image, read_patch_image(path));
+  HOTPATCH_LET(image, read_image());
+  const std::string& path = image.path;
   const PatchManifest& manifest = image.manifest;
   const std::string who = "patch '" + manifest.id + "' v" + std::to_string(manifest.version);
+  if (options.expect_id && manifest.id != *options.expect_id)
+    return make_error(ErrorCode::malformed_patch, who,
+                      "declares id '" + manifest.id + "', but it was offered as patch '" + *options.expect_id + "'");
+  if (options.expect_version && manifest.version != *options.expect_version)
+    return make_error(ErrorCode::malformed_patch, who,
+                      "declares version " + std::to_string(manifest.version) + ", but it was offered as version " +
+                          std::to_string(*options.expect_version));
 
   auto module = image::find_module_by_build_id(manifest.target_build_id);
   if (!module)
