@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds hotpatch and runs the test suite (everything but the long soak runs). Installs missing
+# Builds hotpatch and runs the test suite (everything but the soak and the long stress runs, which
+# scripts/ci-extra.sh runs). Installs missing
 # Debian packages first. Extra arguments go to ctest, e.g. scripts/test.sh -L stress
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,4 +12,4 @@ cd "$build"
 if [[ $# -gt 0 ]]; then
   exec ctest --output-on-failure "$@"
 fi
-exec ctest --output-on-failure -j"$(nproc)" -LE soak
+exec ctest --output-on-failure -j"$(nproc)" -LE 'soak|long'

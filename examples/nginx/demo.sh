@@ -45,11 +45,14 @@ http {
 }
 CONF
 
-# The operator's signing key, and the patch signed with Debian's minisign.
+# The operator's signing key, and the patch signed with it. nginx pins the public key itself
+# (HOTPATCH_TRUSTED_KEY): it applies nothing else, whoever asks. The signature is minisign's format.
 cp "$patch_file" "$work/x_hotpatch_header.so"
 patch=$work/x_hotpatch_header.so
 "$hotpatch" keygen -s "$work/ops.key" -p "$work/ops.pub" > /dev/null
-minisign -S -s "$work/ops.key" -m "$patch" < /dev/null > /dev/null
+"$hotpatch" sign --key "$work/ops.key" "$patch" > /dev/null
+minisign -Vm "$patch" -p "$work/ops.pub" > /dev/null || fail "minisign does not verify the signature hotpatch sign wrote"
+export HOTPATCH_TRUSTED_KEY=$work/ops.pub
 
 export HOTPATCH_CONTROL_DIR=$work/sockets
 LD_PRELOAD=$lib HOTPATCH_CONTROL=1 HOTPATCH_LOG_FILE=$work/hotpatch.log \

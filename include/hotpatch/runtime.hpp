@@ -74,6 +74,7 @@ struct PatchedFunction {
 struct AppliedPatch {
   PatchManifest manifest;
   std::string path;
+  std::string sha256;  ///< of the patch object's bytes as loaded (lower-case hex)
   std::chrono::system_clock::time_point applied_at;
 };
 

@@ -25,6 +25,20 @@ int hotpatch_enable_control(const char* socket_dir) {
   });
 }
 
+int hotpatch_enable_control_pinned(const char* socket_dir, const char* trusted_keys, int allow_unsigned) {
+  return guarded([&] {
+    hotpatch::ControlOptions o;
+    if (socket_dir != nullptr) o.socket_dir = socket_dir;
+    if (trusted_keys != nullptr && *trusted_keys != '\0') {
+      auto keys = hotpatch::load_trusted_keys(trusted_keys, "trusted_keys");
+      if (!keys) return finish(keys.error());
+      o.trusted_keys = std::move(*keys);
+    }
+    o.allow_unsigned = allow_unsigned != 0;
+    return finish(hotpatch::enable_control(o));
+  });
+}
+
 int hotpatch_enable_control_from_environment(void) {
   return guarded([&] {
     auto o = hotpatch::control_options_from_environment();

@@ -19,6 +19,7 @@ namespace {
 
 struct ControlState {
   ControlOptions options;
+  std::string trust_text;
   std::shared_ptr<control::ControlService> service;
   std::unique_ptr<control::RegistryPoller> poller;
   std::unique_ptr<control::ControlServer> server;  // stopped first: its thread uses the service
@@ -60,7 +61,12 @@ Result<std::unique_ptr<ControlState>> build(const ControlOptions& options) {
     HOTPATCH_LET(u, control::RegistryUpdater::create(*options.registry));
     updater = std::move(u);
   }
-  state->service = std::make_shared<control::ControlService>(updater, options.poll_interval);
+  // One set of keys serves the socket and the registry.
+  std::vector<std::string> keys = options.trusted_keys;
+  if (options.registry) keys.insert(keys.end(), options.registry->trusted_keys.begin(), options.registry->trusted_keys.end());
+  HOTPATCH_LET(trust, control::PatchTrust::from(keys, options.allow_unsigned));
+  state->trust_text = trust.describe();
+  state->service = std::make_shared<control::ControlService>(updater, options.poll_interval, std::move(trust));
   if (options.serve_socket) {
     std::string dir = options.socket_dir.empty() ? control::default_socket_dir() : options.socket_dir;
     control::ServerLimits limits;
@@ -115,7 +121,7 @@ Status enable_control(const ControlOptions& options) {
     pthread_atfork(nullptr, nullptr, after_fork_in_child);
     g_hooks_installed = true;
   }
-  if (state->server) log::info("control: serving " + state->server->path());
+  if (state->server) log::info("control: serving " + state->server->path() + "; accepting " + state->trust_text);
   if (state->poller) {
     log::info("control: polling " + options.registry->urls.front() + " every " +
               std::to_string(options.poll_interval.count()) + " s");

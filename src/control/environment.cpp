@@ -2,8 +2,6 @@
 // the program. Every malformed value is an error naming the variable, never silently ignored.
 #include <hotpatch/control.hpp>
 
-#include "registry/cache_dir.hpp"
-
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -42,6 +40,12 @@ Result<ControlOptions> control_options_from_environment() {
   o.follow_forks = follow;
   o.socket_dir = env("HOTPATCH_CONTROL_DIR");
   o.log_file = env("HOTPATCH_LOG_FILE");
+  HOTPATCH_LET(allow_unsigned, flag("HOTPATCH_ALLOW_UNSIGNED", false));
+  o.allow_unsigned = allow_unsigned;
+  if (std::string keys = env("HOTPATCH_TRUSTED_KEY"); !keys.empty()) {
+    HOTPATCH_LET(loaded, load_trusted_keys(keys, "HOTPATCH_TRUSTED_KEY"));
+    o.trusted_keys = std::move(loaded);
+  }
 
   if (std::string poll = env("HOTPATCH_POLL_SECONDS"); !poll.empty()) {
     long long secs = -1;
@@ -72,16 +76,17 @@ Result<ControlOptions> control_options_from_environment() {
   if (r.registry_name.empty()) {
     return make_error(ErrorCode::invalid_argument, "HOTPATCH_REGISTRY_NAME", "is needed with HOTPATCH_REGISTRY_URL");
   }
-  std::string key_file = env("HOTPATCH_TRUSTED_KEY");
-  if (key_file.empty()) {
+  if (o.trusted_keys.empty()) {
     return make_error(ErrorCode::invalid_argument, "HOTPATCH_TRUSTED_KEY",
                       "is needed with HOTPATCH_REGISTRY_URL (a minisign public key file)");
   }
-  auto key = registry::read_file(key_file, 4096);
-  if (!key) return make_error(ErrorCode::io, "HOTPATCH_TRUSTED_KEY", key.error().what());
-  r.trusted_keys.push_back(*key);
+  r.trusted_keys = o.trusted_keys;
   r.cache_dir = env("HOTPATCH_CACHE_DIR");
   if (r.cache_dir.empty()) r.cache_dir = default_cache_dir();
+  else if (r.cache_dir.front() != '/') {
+    // Relative to whatever directory the service happens to start in: another cache each time.
+    return make_error(ErrorCode::invalid_argument, "HOTPATCH_CACHE_DIR", "'" + r.cache_dir + "' is not an absolute path");
+  }
   o.registry = std::move(r);
   return o;
 }

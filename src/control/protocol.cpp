@@ -79,6 +79,18 @@ Result<Request> parse_request(std::string_view line) {
   if (r.op == Op::apply) {
     HOTPATCH_LET(source, string_field(j, "source", false));
     r.source = std::move(source);
+    HOTPATCH_LET(signature, string_field(j, "signature", false));
+    if (signature.size() > max_signature_bytes) {
+      return protocol_error("\"signature\" is longer than " + std::to_string(max_signature_bytes) + " bytes");
+    }
+    r.signature = std::move(signature);
+    if (auto u = j.find("allow_unsigned"); u != j.end()) {
+      if (!u->is_boolean()) return protocol_error("\"allow_unsigned\" must be true or false");
+      r.allow_unsigned = u->get<bool>();
+    }
+    if (r.allow_unsigned && !r.signature.empty()) {
+      return protocol_error("\"signature\" and \"allow_unsigned\" exclude each other");
+    }
   }
   if (r.op == Op::revert) {
     if (auto all = j.find("all"); all != j.end()) {
@@ -94,7 +106,11 @@ Result<Request> parse_request(std::string_view line) {
 
 std::string format_request(const Request& request) {
   json j{{"hotpatch", protocol_version}, {"op", op_name(request.op)}};
-  if (request.op == Op::apply) j["source"] = request.source;
+  if (request.op == Op::apply) {
+    j["source"] = request.source;
+    if (request.allow_unsigned) j["allow_unsigned"] = true;
+    else j["signature"] = request.signature;
+  }
   if (request.op == Op::revert) {
     if (request.all) j["all"] = true;
     else j["patch_id"] = request.patch_id;

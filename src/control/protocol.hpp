@@ -1,7 +1,8 @@
 // The control protocol, version 1: one JSON object per line each way, one request per connection.
 //
 //   request:  {"hotpatch":1,"op":"hello"|"status"|"apply"|"revert"|"update", ...}
-//             apply:  {"source":"<path the operator named>"} with the patch file's descriptor attached
+//             apply:  {"source":"<path the operator named>","signature":"<minisig text>"} or
+//                     {"source":...,"allow_unsigned":true}, with the patch as a sealed memfd attached
 //             revert: {"patch_id":"<id>"} or {"all":true}
 //   response: {"hotpatch":1,"ok":true,"result":{...}}
 //             {"hotpatch":1,"ok":false,"error":{"code":"<error_code_name>","subject":"...","message":"..."}}
@@ -22,6 +23,8 @@ namespace hotpatch::control {
 inline constexpr int protocol_version = 1;
 /// A request line longer than this is refused before it is parsed.
 inline constexpr std::size_t max_request_bytes = 64 * 1024;
+/// A signature longer than this is not a minisign signature.
+inline constexpr std::size_t max_signature_bytes = 8 * 1024;
 /// A response longer than this is refused by the client.
 inline constexpr std::size_t max_response_bytes = 16 * 1024 * 1024;
 
@@ -32,6 +35,8 @@ const char* op_name(Op op);
 struct Request {
   Op op = Op::hello;
   std::string source;    ///< apply: where the operator's file came from (for status and logs)
+  std::string signature; ///< apply: the detached minisign signature of the attached bytes
+  bool allow_unsigned = false;  ///< apply: the operator asks to apply without a signature
   std::string patch_id;  ///< revert
   bool all = false;      ///< revert every applied patch
 };

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
-#include <dlfcn.h>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
@@ -17,8 +16,6 @@ namespace hotpatch::control {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-constexpr off_t max_patch_bytes = 64 * 1024 * 1024;
 
 std::string iso_time(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -60,8 +57,12 @@ std::string who(const PeerCredentials& p) { return "pid " + std::to_string(p.pid
 
 }  // namespace
 
-ControlService::ControlService(std::shared_ptr<RegistryUpdater> registry, std::chrono::seconds poll_interval)
-    : registry_(std::move(registry)), poll_interval_(poll_interval), started_(std::chrono::system_clock::now()) {}
+ControlService::ControlService(std::shared_ptr<RegistryUpdater> registry, std::chrono::seconds poll_interval,
+                               PatchTrust trust)
+    : registry_(std::move(registry)),
+      poll_interval_(poll_interval),
+      started_(std::chrono::system_clock::now()),
+      trust_(std::move(trust)) {}
 
 Response ControlService::handle(const Request& request, Fd passed_fd, const PeerCredentials& peer) {
   if (request.op != Op::apply && passed_fd.valid()) {
@@ -119,40 +120,34 @@ Response ControlService::apply(const Request& request, Fd fd, const std::string&
   if (!fd.valid()) {
     return error_response(make_error(ErrorCode::protocol, "apply", "needs the patch file attached to the request"));
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return error_response(make_error(ErrorCode::invalid_argument, source, "the attached descriptor is not a regular file"));
+  // The audit trail: every request is logged with who asked, what was sent and what came of it.
+  auto admitted = admit_patch(fd.get(), source, {request.signature, request.allow_unsigned}, trust_);
+  fd.reset();
+  if (!admitted) {
+    log::warning("control: apply of " + source + " requested by " + peer + " refused: " + admitted.error().what());
+    return error_response(admitted.error());
   }
-  if (st.st_size > max_patch_bytes) {
-    return error_response(make_error(ErrorCode::too_large, source,
-                                     "is " + std::to_string(st.st_size) + " bytes, above the " +
-                                         std::to_string(max_patch_bytes) + "-byte limit"));
-  }
-  const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
-  auto applied = apply_patch_file(path);
+  const std::string sha = admitted->sha256;
+  const std::string signer = admitted->signer.empty() ? std::string("unsigned") : "signed by key " + admitted->signer;
+  auto applied = apply_patch_image(admitted->bytes, source);
   if (!applied) {
-    Error e = applied.error();
-    if (e.subject == path || e.subject.empty()) e.subject = source;
-    log::debug("control: apply of " + source + " requested by " + peer + " refused: " + e.what());
-    // The engine keeps a patch whose code may have run loaded even when the apply failed.
-    if (void* h = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_NOLOAD); h != nullptr) {
-      ::dlclose(h);
-      loaded_files_.push_back(std::move(fd));
-    }
-    return error_response(std::move(e));
+    log::warning("control: apply of " + source + " (sha256 " + sha + ", " + signer + ") requested by " + peer +
+                 " refused: " + applied.error().what());
+    return error_response(applied.error());
   }
-  loaded_files_.push_back(std::move(fd));
   const auto& m = applied->manifest;
   sources_[m.id] = source;
   json functions = json::array();
   for (const auto& f : patch_table())
     if (f.patch_id == m.id) functions.push_back(function_row(f));
-  log::info("control: applied " + m.id + " version " + std::to_string(m.version) + " from " + source +
-            " (requested by " + peer + ")");
+  log::info("control: applied " + m.id + " version " + std::to_string(m.version) + " from " + source + " (sha256 " +
+            sha + ", " + signer + ") requested by " + peer);
   return ok_response({{"id", m.id},
                       {"version", m.version},
                       {"about", m.about},
                       {"target_module", m.target_module},
+                      {"sha256", sha},
+                      {"signed_by", admitted->signer},
                       {"functions", std::move(functions)}});
 }
 
@@ -166,15 +161,18 @@ Response ControlService::revert(const Request& request, const std::string& peer)
   }
   json reverted = json::array();
   for (const auto& id : ids) {
+    std::string sha = "unknown";
+    for (const auto& p : applied_patches())
+      if (p.manifest.id == id) sha = p.sha256;  // the newest with this id is the one reverted
     if (auto s = revert_patch(id); !s) {
-      log::debug("control: revert of " + id + " requested by " + peer + " refused: " + s.error().what());
+      log::warning("control: revert of " + id + " requested by " + peer + " refused: " + s.error().what());
       Error e = s.error();
       if (!reverted.empty()) e.message += " (already reverted: " + reverted.dump() + ")";
       return error_response(std::move(e));
     }
     sources_.erase(id);
     reverted.push_back(id);
-    log::info("control: reverted " + id + " (requested by " + peer + ")");
+    log::info("control: reverted " + id + " (sha256 " + sha + ") requested by " + peer);
   }
   return ok_response({{"reverted", std::move(reverted)}});
 }

@@ -2,6 +2,7 @@
 // the client passed as a descriptor, reverting, and refreshing from the registry.
 #pragma once
 
+#include "control/patch_admission.hpp"
 #include "control/protocol.hpp"
 #include "control/registry_poller.hpp"
 #include "control/unix_socket.hpp"
@@ -16,7 +17,7 @@ namespace hotpatch::control {
 
 class ControlService {
  public:
-  ControlService(std::shared_ptr<RegistryUpdater> registry, std::chrono::seconds poll_interval);
+  ControlService(std::shared_ptr<RegistryUpdater> registry, std::chrono::seconds poll_interval, PatchTrust trust);
 
   /// Called from the endpoint's thread only.
   Response handle(const Request& request, Fd passed_fd, const PeerCredentials& peer);
@@ -31,9 +32,7 @@ class ControlService {
   std::shared_ptr<RegistryUpdater> registry_;
   std::chrono::seconds poll_interval_;
   std::chrono::system_clock::time_point started_;
-  // The patch files this process loaded through /proc/self/fd/N: the descriptor stays open while
-  // the object may be loaded, so N is never reused for another file under the same name.
-  std::vector<Fd> loaded_files_;
+  PatchTrust trust_;
   std::map<std::string, std::string> sources_;  // patch id -> the operator's path
 };
 

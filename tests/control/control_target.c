@@ -1,6 +1,6 @@
 /* A program that knows nothing of hotpatch: it writes what answer() returns to a state file, over
  * and over, so a test can watch its behaviour change from outside. Built with -DLINKED it links
- * libhotpatch and enables control itself with the one C call. */
+ * libhotpatch and enables control itself with the one C call, pinning the keys its environment names. */
 #include <hotpatch/patch.h>
 
 #include <stdio.h>
@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 #ifdef LINKED
-  if (hotpatch_enable_control(NULL) != 0) {
+  const char* unsigned_ok = getenv("HOTPATCH_ALLOW_UNSIGNED");
+  if (hotpatch_enable_control_pinned(NULL, getenv("HOTPATCH_TRUSTED_KEY"), unsigned_ok != NULL && unsigned_ok[0] == '1') != 0) {
     fprintf(stderr, "control: %s\n", hotpatch_control_last_error());
     return 1;
   }

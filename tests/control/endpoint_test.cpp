@@ -1,5 +1,6 @@
 // The endpoint in this test process: hostile and broken clients get an error or a closed
 // connection, and the endpoint goes on answering everyone else.
+#include "registry/minisign.hpp"
 #include "control/client.hpp"
 #include "control/discovery.hpp"
 #include "control/socket_dir.hpp"
@@ -10,6 +11,8 @@
 #include <hotpatch/control.hpp>
 
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include <cstdlib>
 #include <poll.h>
@@ -230,10 +233,16 @@ TEST(EndpointSetup, EnvironmentErrorsNameTheVariable) {
       {{{"HOTPATCH_REGISTRY_URL", "file:///srv/r"}, {"HOTPATCH_REGISTRY_NAME", "demo"}},
        "HOTPATCH_TRUSTED_KEY: is needed with HOTPATCH_REGISTRY_URL (a minisign public key file)"},
       {{{"HOTPATCH_REGISTRY_URL", "file:///srv/r"}, {"HOTPATCH_REGISTRY_NAME", "demo"}, {"HOTPATCH_TRUSTED_KEY", "/nonexistent.pub"}},
-       "HOTPATCH_TRUSTED_KEY: /nonexistent.pub: "},
+       "HOTPATCH_TRUSTED_KEY: /nonexistent.pub cannot be opened: No such file or directory"},
+      {{{"HOTPATCH_TRUSTED_KEY", "/nonexistent.pub"}},
+       "HOTPATCH_TRUSTED_KEY: /nonexistent.pub cannot be opened: No such file or directory"},
+      {{{"HOTPATCH_TRUSTED_KEY", " , "}}, "HOTPATCH_TRUSTED_KEY: names no key file"},
+      {{{"HOTPATCH_ALLOW_UNSIGNED", "please"}}, "HOTPATCH_ALLOW_UNSIGNED: 'please' is not 1/on or 0/off"},
+      {{{"HOTPATCH_REGISTRY_URL", "file:///srv/r"}, {"HOTPATCH_REGISTRY_NAME", "demo"}, {"HOTPATCH_TRUSTED_KEY", "/dev/null"}},
+       "HOTPATCH_TRUSTED_KEY: /dev/null is not a regular file"},
   };
   const char* vars[] = {"HOTPATCH_POLL_SECONDS", "HOTPATCH_CONTROL", "HOTPATCH_REGISTRY_URL", "HOTPATCH_REGISTRY_NAME",
-                        "HOTPATCH_TRUSTED_KEY"};
+                        "HOTPATCH_TRUSTED_KEY", "HOTPATCH_ALLOW_UNSIGNED", "HOTPATCH_CACHE_DIR"};
   for (const auto& [env, message] : cases) {
     for (const char* v : vars) ::unsetenv(v);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
@@ -242,6 +251,32 @@ TEST(EndpointSetup, EnvironmentErrorsNameTheVariable) {
     EXPECT_EQ(o.error().what().substr(0, message.size()), message);
   }
   for (const char* v : vars) ::unsetenv(v);
+}
+
+// A relative cache directory would be a different cache in every working directory the service
+// starts from, each without the rollback state of the others.
+TEST(EndpointSetup, RelativeCacheDirectoryIsRefused) {
+  test::TempDir dir;
+  const std::string pub = dir.path() + "/k.pub";
+  {
+    std::ofstream out(pub);
+    out << registry::minisign::format_public_key(registry::minisign::generate_secret_key().public_key());
+  }
+  ::setenv("HOTPATCH_REGISTRY_URL", "file:///srv/r", 1);
+  ::setenv("HOTPATCH_REGISTRY_NAME", "demo", 1);
+  ::setenv("HOTPATCH_TRUSTED_KEY", pub.c_str(), 1);
+  ::setenv("HOTPATCH_CACHE_DIR", "cache", 1);
+  auto o = control_options_from_environment();
+  ASSERT_FALSE(o.has_value());
+  EXPECT_EQ(o.error().what(), "HOTPATCH_CACHE_DIR: 'cache' is not an absolute path");
+  ::setenv("HOTPATCH_CACHE_DIR", (dir.path() + "/cache").c_str(), 1);
+  auto ok = control_options_from_environment();
+  ASSERT_TRUE(ok.has_value()) << ok.error().what();
+  EXPECT_EQ(ok->trusted_keys.size(), 1u);
+  ASSERT_TRUE(ok->registry.has_value());
+  EXPECT_EQ(ok->registry->trusted_keys, ok->trusted_keys);
+  for (const char* v : {"HOTPATCH_REGISTRY_URL", "HOTPATCH_REGISTRY_NAME", "HOTPATCH_TRUSTED_KEY", "HOTPATCH_CACHE_DIR"})
+    ::unsetenv(v);
 }
 
 TEST(EndpointSetup, TheCApiEnablesWithOneCall) {

@@ -46,6 +46,33 @@ TEST(ControlProtocol, RefusesMalformedRequestsWithAReason) {
   EXPECT_EQ(refusal(std::string("\xff\xfe\x00", 3)), "request: is not valid JSON");
 }
 
+TEST(ControlProtocol, ApplyCarriesTheSignatureOrTheUnsignedRequest) {
+  Request signed_;
+  signed_.op = Op::apply;
+  signed_.source = "/srv/fix.so";
+  signed_.signature = "untrusted comment: x\nRWQ...\n";
+  auto back = parse_request(format_request(signed_));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->signature, signed_.signature);
+  EXPECT_FALSE(back->allow_unsigned);
+
+  Request unsigned_ = signed_;
+  unsigned_.signature.clear();
+  unsigned_.allow_unsigned = true;
+  back = parse_request(format_request(unsigned_));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_TRUE(back->allow_unsigned);
+  EXPECT_EQ(back->signature, "");
+
+  EXPECT_EQ(refusal("{\"hotpatch\":1,\"op\":\"apply\",\"signature\":\"s\",\"allow_unsigned\":true}"),
+            "request: \"signature\" and \"allow_unsigned\" exclude each other");
+  EXPECT_EQ(refusal("{\"hotpatch\":1,\"op\":\"apply\",\"allow_unsigned\":1}"),
+            "request: \"allow_unsigned\" must be true or false");
+  EXPECT_EQ(refusal("{\"hotpatch\":1,\"op\":\"apply\",\"signature\":\"" + std::string(max_signature_bytes + 1, 'a') +
+                    "\"}"),
+            "request: \"signature\" is longer than 8192 bytes");
+}
+
 TEST(ControlProtocol, ResponsesCarryErrorsBack) {
   auto line = format_response(error_response(make_error(ErrorCode::wrong_build, "patch 'x'", "is for another build")));
   auto r = parse_response(line);

@@ -4,6 +4,7 @@
 #include "hotpatch/common.hpp"
 #include "hotpatch/control_common.hpp"
 
+#include "control/protocol.hpp"
 #include "registry/cache_dir.hpp"
 
 #include <hotpatch/runtime.hpp>
@@ -29,16 +30,12 @@ struct ApplyOptions {
   bool allow_unsigned = false;
 };
 
-Status verify_signature(const ApplyOptions& o, const std::string& data) {
+// The process decides; checking here too turns the common mistakes (no signature, wrong key,
+// tampered file) into an error before anything is sent.
+Status verify_signature(const ApplyOptions& o, const std::string& data, const std::string& sig_path,
+                        const std::string& text) {
   HOTPATCH_LET(keys, load_public_keys(o.pubkeys));
-  const std::string sig_path = o.signature.empty() ? o.patch + ".minisig" : o.signature;
-  auto text = registry::read_file(sig_path, 8192);
-  if (!text) {
-    return make_error(ErrorCode::signature, o.patch,
-                      "has no readable signature " + sig_path + " (sign it with `minisign -S` or `hotpatch publish`, "
-                      "or pass --allow-unsigned for development)");
-  }
-  HOTPATCH_LET(sig, registry::minisign::parse_signature(*text));
+  HOTPATCH_LET(sig, registry::minisign::parse_signature(text));
   HOTPATCH_LET(signer, registry::minisign::find_signer(sig, keys));
   auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
   if (auto s = registry::minisign::verify_data(sig, signer, bytes); !s) {
@@ -61,23 +58,39 @@ Result<int> sealed_copy(const std::string& name, const std::string& data) {
     }
     done += static_cast<std::size_t>(n);
   }
-  ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return make_error(ErrorCode::io, "memfd", std::string("cannot seal: ") + std::strerror(err));
+  }
   return fd;
 }
 
 int run_apply(const ApplyOptions& o) {
-  if (o.allow_unsigned == !o.pubkeys.empty()) {
+  if (o.allow_unsigned && (!o.pubkeys.empty() || !o.signature.empty())) {
     return report(make_error(ErrorCode::invalid_argument, "apply",
-                             "give --pubkey KEY (the patch must carry a minisign signature) or, for development "
-                             "only, --allow-unsigned"));
+                             "--allow-unsigned sends no signature; it excludes --pubkey and --signature"));
   }
   auto data = registry::read_file(o.patch, max_patch_bytes);
   if (!data) return report(data.error());
   // Read what the patch is before anything is sent: a file that is not a patch stops here.
   auto manifest = read_patch_manifest(o.patch);
   if (!manifest) return report(manifest.error());
+  std::string signature;
   if (!o.allow_unsigned) {
-    if (auto s = verify_signature(o, *data); !s) return report(s.error());
+    const std::string sig_path = o.signature.empty() ? o.patch + ".minisig" : o.signature;
+    auto text = registry::read_file(sig_path, control::max_signature_bytes);
+    if (!text) {
+      return report(make_error(ErrorCode::signature, o.patch,
+                               "has no readable signature " + sig_path +
+                                   " (sign it with `hotpatch sign --key KEY " + o.patch +
+                                   "`; --allow-unsigned works only against a process started with "
+                                   "HOTPATCH_ALLOW_UNSIGNED=1)"));
+    }
+    if (!o.pubkeys.empty()) {
+      if (auto s = verify_signature(o, *data, sig_path, *text); !s) return report(s.error());
+    }
+    signature = std::move(*text);
   }
   auto fd = sealed_copy(std::filesystem::path(o.patch).filename().string(), *data);
   if (!fd) return report(fd.error());
@@ -86,6 +99,8 @@ int run_apply(const ApplyOptions& o) {
   std::error_code ec;
   auto absolute = std::filesystem::absolute(o.patch, ec);
   r.source = ec ? o.patch : absolute.string();
+  r.signature = std::move(signature);
+  r.allow_unsigned = o.allow_unsigned;
   int rc = run_on_targets(o.target, r, *fd, [](const Target& t, const nlohmann::ordered_json& res) {
     std::string functions;
     for (const auto& f : res.value("functions", nlohmann::ordered_json::array())) {
@@ -105,9 +120,13 @@ void add_apply(CLI::App& app, Subcommand& run) {
   auto* cmd = app.add_subcommand("apply", "Verify a patch file and apply it to a running process");
   o->target.add_to(*cmd, true, true);
   cmd->add_option("patch", o->patch, "Patch object (.so); its signature is PATCH.so.minisig")->required();
-  cmd->add_option("--pubkey", o->pubkeys, "Trusted public key: a .pub file or the base64 key line (repeatable)");
+  cmd->add_option("--pubkey", o->pubkeys,
+                  "Check the signature here first against this key (.pub file or base64 line; repeatable); the "
+                  "process checks it against the keys it pins either way");
   cmd->add_option("--signature", o->signature, "Detached minisign signature (default: PATCH.so.minisig)");
-  cmd->add_flag("--allow-unsigned", o->allow_unsigned, "Apply without a signature (development only)");
+  cmd->add_flag("--allow-unsigned", o->allow_unsigned,
+                "Send no signature (development only: works only against a process started with "
+                "HOTPATCH_ALLOW_UNSIGNED=1)");
   cmd->callback([o, &run] { run = [o] { return run_apply(*o); }; });
 }
 

@@ -46,6 +46,7 @@ registry::FetchLimits fetch_limits(const RegistryOptions& options, std::size_t c
 using Subcommand = std::function<int()>;
 
 void add_keygen(CLI::App& app, Subcommand& run);
+void add_sign(CLI::App& app, Subcommand& run);
 void add_publish(CLI::App& app, Subcommand& run);
 void add_verify(CLI::App& app, Subcommand& run);
 void add_list(CLI::App& app, Subcommand& run);

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   hotpatch::cli::Subcommand run;
   hotpatch::cli::add_keygen(app, run);
+  hotpatch::cli::add_sign(app, run);
   hotpatch::cli::add_publish(app, run);
   hotpatch::cli::add_verify(app, run);
   hotpatch::cli::add_list(app, run);
