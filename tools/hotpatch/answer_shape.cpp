@@ -42,7 +42,8 @@ bool is(const json& v, Kind k) {
 
 Status check(const json& object, const std::string& where, const std::vector<Field>& fields) {
   if (!object.is_object()) {
-    return make_error(ErrorCode::protocol, "answer", "is malformed: " + where + " is not an object");
+    return make_error(ErrorCode::protocol, "answer",
+                      "is malformed: " + where + " is " + std::string(object.type_name()) + ", not an object");
   }
   for (const auto& f : fields) {
     auto it = object.find(f.key);
@@ -68,40 +69,29 @@ Status check(const json& object, const std::string& where, const std::vector<Fie
 }
 
 const std::vector<Field>& function_row() {
-  static const std::vector<Field> f{{"symbol", Kind::string},  {"module", Kind::string}, {"address", Kind::number},
-                                    {"version", Kind::number}, {"patch_id", Kind::string}, {"method", Kind::string},
-                                    {"since", Kind::string},   {"stacked", Kind::boolean}};
+  static const std::vector<Field> f{{"symbol", Kind::string},   {"module", Kind::string}, {"version", Kind::number},
+                                    {"patch_id", Kind::string}, {"method", Kind::string}, {"since", Kind::string}};
   return f;
 }
 
 const std::vector<Field>& shape(control::Op op) {
-  static const std::vector<Field> hello{{"pid", Kind::number},         {"uid", Kind::number},
-                                        {"program", Kind::string},     {"command", Kind::string},
-                                        {"protocol", Kind::number},    {"patches", Kind::number},
-                                        {"functions", Kind::number},   {"patch_level", Kind::strings},
-                                        {"registry", Kind::string},    {"poll_seconds", Kind::number},
-                                        {"control_since", Kind::string}, {"build_ids", Kind::strings}};
+  static const std::vector<Field> hello{{"patches", Kind::number},   {"functions", Kind::number},
+                                        {"patch_level", Kind::strings}, {"registry", Kind::string},
+                                        {"command", Kind::string},   {"build_ids", Kind::strings}};
   static const std::vector<Field> status{
-      {"pid", Kind::number},
       {"patches", Kind::objects,
-       {{"id", Kind::string}, {"version", Kind::number}, {"about", Kind::string}, {"source", Kind::string},
-        {"applied_at", Kind::string}}},
-      {"functions", Kind::objects, function_row()},
-      {"stats", Kind::object}};
-  static const std::vector<Field> apply{{"id", Kind::string},
-                                        {"version", Kind::number},
-                                        {"about", Kind::string},
-                                        {"target_module", Kind::string},
-                                        {"functions", Kind::objects, function_row()}};
+       {{"id", Kind::string}, {"version", Kind::number}, {"source", Kind::string}, {"applied_at", Kind::string}}},
+      {"functions", Kind::objects, function_row()}};
+  static const std::vector<Field> apply{
+      {"id", Kind::string}, {"version", Kind::number}, {"functions", Kind::objects, function_row()}};
   static const std::vector<Field> revert{{"reverted", Kind::strings}};
   static const std::vector<Field> update{
       {"index_version", Kind::number},
       {"changed", Kind::boolean},
-      {"source", Kind::string},
       {"unreachable", Kind::string},
       {"applied", Kind::objects, {{"id", Kind::string}, {"version", Kind::number}}},
       {"failed", Kind::objects,
-       {{"id", Kind::string}, {"version", Kind::number}, {"code", Kind::string}, {"error", Kind::string}}}};
+       {{"id", Kind::string}, {"error", Kind::string}}}};
   switch (op) {
     case control::Op::hello: return hello;
     case control::Op::status: return status;

@@ -8,8 +8,9 @@
 
 namespace hotpatch::cli {
 
-/// Checks every field the CLI reads from the `result` of an ok answer to `op`. Absent or null
-/// fields are allowed (shown as "-"); present ones must have their type. Errors name the field.
+/// Checks every field the CLI reads from the `result` of an ok answer to `op` (others only pass
+/// through to --json). Absent or null fields are allowed (shown as "-"); present ones must have
+/// their type. Errors name the field.
 Status check_answer(control::Op op, const nlohmann::ordered_json& result);
 
 }  // namespace hotpatch::cli
