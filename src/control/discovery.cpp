@@ -29,6 +29,7 @@ struct Candidate {
 struct OpenedDir {
   Fd fd;
   uid_t owner = 0;
+  bool owned_as_named = false;  ///< owned by the uid it is for, not by root standing in for it
   std::string refusal;  ///< why it is not used; empty with an invalid fd when it does not exist
 };
 
@@ -104,6 +105,7 @@ OpenedDir open_dir(const Candidate& c) {
   }
   out.fd = std::move(fd);
   out.owner = st.st_uid;
+  out.owned_as_named = st.st_uid == c.owner;
   return out;
 }
 
@@ -123,9 +125,10 @@ Entry check_entry(const OpenedDir& d, const char* name, struct stat& st, std::st
   return Entry::socket;
 }
 
-// Only the caller's own directories are cleaned, and only of sockets.
+// Only the caller's own directories are cleaned, and only of sockets. A root-owned directory that a
+// process of another user merely names (any root directory could be named) is never cleaned.
 bool remove_if_stale_socket(const OpenedDir& d, const char* name) {
-  if (d.owner != ::geteuid()) return false;
+  if (d.owner != ::geteuid() || !d.owned_as_named) return false;
   struct stat st {};
   if (check_entry(d, name, st, nullptr) != Entry::socket) return false;
   return ::unlinkat(d.fd.get(), name, 0) == 0;

@@ -89,6 +89,7 @@ uid_t unused_uid() {
 
 // Another user points /tmp/hotpatch-<uid> at a directory only root can read, holding files named
 // like sockets of dead processes: root's ps must neither delete them nor list anything from there.
+// The same when another user's process names that directory in its HOTPATCH_CONTROL_DIR.
 TEST_F(Security, SymlinkedSocketDirectoryIsNeitherCleanedNorListed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir secret;  // mode 0700, root's
@@ -106,6 +107,10 @@ TEST_F(Security, SymlinkedSocketDirectoryIsNeitherCleanedNorListed) {
   ASSERT_EQ(::mkdir(foreign.c_str(), 0700), 0);
   const std::string foreign_sock = control::socket_path(foreign, dead);
   { ASSERT_TRUE(control::listen_unix(foreign_sock, 0600).has_value()); }
+
+  // And a process of another user naming the root-only directory as its own control directory.
+  Child namer({"sleep", "30"}, {{"HOTPATCH_CONTROL_DIR", secret.path()}}, nobody_uid());
+  ASSERT_TRUE(eventually([&] { return read_text("/proc/" + std::to_string(namer.pid()) + "/cmdline").starts_with("sleep"); }));
 
   auto ps = hp({"ps"});
   auto status = hp({"status", "--all", "--all-users"});
