@@ -4,7 +4,11 @@
 #include "control/socket_dir.hpp"
 #include "control/unix_socket.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <optional>
+#include <thread>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,9 +21,10 @@ Result<Response> call(pid_t pid, const std::string& socket, const Request& reque
   auto conn = connect_unix(socket, &err);
   if (!conn) {
     if (err == ECONNREFUSED) {
-      ::unlink(socket.c_str());
+      const bool removed = remove_unserved_socket(socket);
       return make_error(ErrorCode::io, who,
-                        "nobody serves its control socket " + socket + " (left by a process that is gone); removed it");
+                        "nobody serves its control socket " + socket + " (left by a process that is gone)" +
+                            (removed ? "; removed it" : ""));
     }
     if (err == EACCES || err == EPERM) {
       return make_error(ErrorCode::permission, socket, "permission denied: the socket belongs to another user");
@@ -28,7 +33,9 @@ Result<Response> call(pid_t pid, const std::string& socket, const Request& reque
     return conn.error();
   }
   // The socket must be served by the process we mean, not by whoever reuses a file name.
-  if (auto peer = peer_credentials(conn->get()); peer && peer->pid != pid) {
+  auto peer = peer_credentials(conn->get());
+  if (!peer) return peer.error();
+  if (peer->pid != pid) {
     return make_error(ErrorCode::permission, socket,
                       "is served by pid " + std::to_string(peer->pid) + ", not by " + std::to_string(pid));
   }
@@ -70,6 +77,27 @@ Result<Response> call(pid_t pid, const std::string& socket, const Request& reque
     if (n <= 0) return closed_without_answer();
     in.append(buf, static_cast<std::size_t>(n));
   }
+}
+
+std::vector<Result<Response>> call_each(const std::vector<Endpoint>& endpoints, const Request& request,
+                                        const CallOptions& options, std::size_t parallel) {
+  std::vector<std::optional<Result<Response>>> answers(endpoints.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < endpoints.size();) {
+      answers[i].emplace(call(endpoints[i].pid, endpoints[i].socket, request, options));
+    }
+  };
+  {
+    std::vector<std::jthread> workers;
+    const std::size_t n = std::clamp<std::size_t>(std::min(parallel, endpoints.size()), 1, 64);
+    for (std::size_t i = 1; i < n; ++i) workers.emplace_back(work);
+    work();
+  }
+  std::vector<Result<Response>> out;
+  out.reserve(answers.size());
+  for (auto& a : answers) out.push_back(std::move(*a));
+  return out;
 }
 
 Result<Response> call_pid(pid_t pid, const Request& request, const CallOptions& options) {

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <string>
+#include <cstddef>
 #include <sys/types.h>
+#include <vector>
 
 namespace hotpatch::control {
 
@@ -19,6 +21,16 @@ struct CallOptions {
 /// listening) is removed and reported; a process that exits or hangs up before answering, or does
 /// not answer in time, is an error saying so.
 Result<Response> call(pid_t pid, const std::string& socket, const Request& request, const CallOptions& options = {});
+
+struct Endpoint {
+  pid_t pid = 0;
+  std::string socket;
+};
+
+/// call() on every endpoint, `parallel` at a time, so that a process that never answers costs one
+/// deadline, not one deadline per silent process. Answers come back in the order of `endpoints`.
+std::vector<Result<Response>> call_each(const std::vector<Endpoint>& endpoints, const Request& request,
+                                        const CallOptions& options, std::size_t parallel = 16);
 
 /// find_socket() then call().
 Result<Response> call_pid(pid_t pid, const Request& request, const CallOptions& options = {});

@@ -83,6 +83,13 @@ Response ControlService::hello() const {
   auto table = patch_table();
   json level = json::array();
   for (const auto& p : patches) level.push_back(p.manifest.id + "@" + std::to_string(p.manifest.version));
+  // What the process can be patched for: a rollout to --all sends a patch only where its build is loaded.
+  json build_ids = json::array();
+  for (const auto& m : loaded_modules()) {
+    if (!m.build_id.empty() && std::find(build_ids.begin(), build_ids.end(), m.build_id) == build_ids.end()) {
+      build_ids.push_back(m.build_id);
+    }
+  }
   return ok_response({{"pid", ::getpid()},
                       {"uid", ::geteuid()},
                       {"program", program_path()},
@@ -93,7 +100,8 @@ Response ControlService::hello() const {
                       {"patch_level", std::move(level)},
                       {"registry", registry_ ? registry_->first_url() : std::string()},
                       {"poll_seconds", poll_interval_.count()},
-                      {"control_since", iso_time(started_)}});
+                      {"control_since", iso_time(started_)},
+                      {"build_ids", std::move(build_ids)}});
 }
 
 Response ControlService::status() const {

@@ -101,14 +101,15 @@ int run_apply(const ApplyOptions& o) {
   r.source = ec ? o.patch : absolute.string();
   r.signature = std::move(signature);
   r.allow_unsigned = o.allow_unsigned;
-  int rc = run_on_targets(o.target, r, *fd, [](const Target& t, const nlohmann::ordered_json& res) {
-    std::string functions;
-    for (const auto& f : res.value("functions", nlohmann::ordered_json::array())) {
-      functions += (functions.empty() ? "" : ", ") + cell(f.value("symbol", nlohmann::ordered_json()));
-    }
-    fmt::print("process {}: applied {} version {} ({})\n", t.pid, cell(res.value("id", nlohmann::ordered_json())),
-               cell(res.value("version", nlohmann::ordered_json())), functions);
-  });
+  int rc = run_on_targets(
+      o.target, r, *fd,
+      [](const Target& t, const nlohmann::ordered_json& res) {
+        std::string functions;
+        for (const auto& f : items(res, "functions")) functions += (functions.empty() ? "" : ", ") + cell(field(f, "symbol"));
+        fmt::print("process {}: applied {} version {} ({})\n", t.pid, cell(field(res, "id")),
+                   cell(field(res, "version")), functions);
+      },
+      {}, manifest->target_build_id);
   ::close(*fd);
   return rc;
 }

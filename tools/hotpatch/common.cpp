@@ -1,5 +1,6 @@
 #include "hotpatch/common.hpp"
 
+#include "hotpatch/terminal_text.hpp"
 #include "registry/cache_dir.hpp"
 
 #include <fmt/core.h>
@@ -10,7 +11,8 @@
 namespace hotpatch::cli {
 
 int report(const Error& error) {
-  fmt::print(stderr, "hotpatch: {} [{}]\n", error.what(), error_code_name(error.code));
+  // Subjects and sentences may come from a running process's answer.
+  fmt::print(stderr, "hotpatch: {} [{}]\n", printable(error.what()), error_code_name(error.code));
   return error.code == ErrorCode::invalid_argument ? exit_usage : exit_refused;
 }
 

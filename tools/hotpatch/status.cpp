@@ -8,25 +8,25 @@ namespace hotpatch::cli {
 namespace {
 
 void print_status(const Target& t, const nlohmann::ordered_json& s) {
-  const auto patches = s.value("patches", nlohmann::ordered_json::array());
-  const auto functions = s.value("functions", nlohmann::ordered_json::array());
+  const auto& patches = items(s, "patches");
+  const auto& functions = items(s, "functions");
   fmt::print("process {}: {} patch(es), {} patched function(s)\n", t.pid, patches.size(), functions.size());
   if (!patches.empty()) {
     std::vector<std::vector<std::string>> rows{{"PATCH", "VERSION", "APPLIED", "SOURCE"}};
     for (const auto& p : patches) {
-      rows.push_back({cell(p.value("id", nlohmann::ordered_json())), cell(p.value("version", nlohmann::ordered_json())),
-                      cell(p.value("applied_at", nlohmann::ordered_json())),
-                      cell(p.value("source", nlohmann::ordered_json()))});
+      rows.push_back({cell(field(p, "id")), cell(field(p, "version")),
+                      cell(field(p, "applied_at")),
+                      cell(field(p, "source"))});
     }
     print_table(rows);
   }
   if (!functions.empty()) {
     std::vector<std::vector<std::string>> rows{{"FUNCTION", "MODULE", "VERSION", "PATCH", "SINCE", "METHOD"}};
     for (const auto& f : functions) {
-      rows.push_back({cell(f.value("symbol", nlohmann::ordered_json())), cell(f.value("module", nlohmann::ordered_json())),
-                      cell(f.value("version", nlohmann::ordered_json())),
-                      cell(f.value("patch_id", nlohmann::ordered_json())),
-                      cell(f.value("since", nlohmann::ordered_json())), cell(f.value("method", nlohmann::ordered_json()))});
+      rows.push_back({cell(field(f, "symbol")), cell(field(f, "module")),
+                      cell(field(f, "version")),
+                      cell(field(f, "patch_id")),
+                      cell(field(f, "since")), cell(field(f, "method"))});
     }
     print_table(rows);
   }
@@ -37,6 +37,7 @@ void print_status(const Target& t, const nlohmann::ordered_json& s) {
 void add_status(CLI::App& app, Subcommand& run) {
   auto o = std::make_shared<TargetOptions>();
   auto* cmd = app.add_subcommand("status", "Show the patch table of a running process");
+  o->default_all_timeout = 1;  // read-only: a process that does not answer at once is reported, not waited for
   o->add_to(*cmd, true, true);
   cmd->callback([o, &run] {
     run = [o] {

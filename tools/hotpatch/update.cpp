@@ -8,7 +8,8 @@ namespace hotpatch::cli {
 
 void add_update(CLI::App& app, Subcommand& run) {
   auto o = std::make_shared<TargetOptions>();
-  o->timeout_seconds = 120;  // the process downloads and verifies before it answers
+  // The process downloads and verifies before it answers.
+  o->default_timeout = o->default_all_timeout = 120;
   auto* cmd = app.add_subcommand("update", "Make a running process poll its registry now and apply new patches");
   o->add_to(*cmd, true, true);
   cmd->callback([o, &run] {
@@ -16,23 +17,23 @@ void add_update(CLI::App& app, Subcommand& run) {
       control::Request r;
       r.op = control::Op::update;
       auto print = [](const Target& t, const nlohmann::ordered_json& res) {
-        std::string unreachable = res.value("unreachable", std::string());
-        fmt::print("process {}: registry index version {}{}\n", t.pid, cell(res.value("index_version", nlohmann::ordered_json())),
-                   unreachable.empty() ? (res.value("changed", false) ? " (new)" : " (unchanged)")
-                                       : " (cached; no mirror answered: " + unreachable + ")");
-        for (const auto& a : res.value("applied", nlohmann::ordered_json::array())) {
-          fmt::print("process {}: applied {} version {}\n", t.pid, cell(a.value("id", nlohmann::ordered_json())),
-                     cell(a.value("version", nlohmann::ordered_json())));
+        const auto& unreachable = field(res, "unreachable");
+        const bool reached = !unreachable.is_string() || unreachable.get_ref<const std::string&>().empty();
+        fmt::print("process {}: registry index version {}{}\n", t.pid, cell(field(res, "index_version")),
+                   reached ? (field(res, "changed") == true ? " (new)" : " (unchanged)")
+                           : " (cached; no mirror answered: " + cell(unreachable) + ")");
+        for (const auto& a : items(res, "applied")) {
+          fmt::print("process {}: applied {} version {}\n", t.pid, cell(field(a, "id")),
+                     cell(field(a, "version")));
         }
-        for (const auto& f : res.value("failed", nlohmann::ordered_json::array())) {
-          fmt::print(stderr, "hotpatch: process {}: {} refused: {}\n", t.pid, cell(f.value("id", nlohmann::ordered_json())),
-                     cell(f.value("error", nlohmann::ordered_json())));
+        for (const auto& f : items(res, "failed")) {
+          fmt::print(stderr, "hotpatch: process {}: {} refused: {}\n", t.pid, cell(field(f, "id")),
+                     cell(field(f, "error")));
         }
       };
       // A process that refused some of the patches it found has not been brought up to date.
       auto verdict = [](const nlohmann::ordered_json& res) {
-        const auto failed = res.value("failed", nlohmann::ordered_json::array());
-        return failed.empty() ? exit_ok : exit_refused;
+        return items(res, "failed").empty() ? exit_ok : exit_refused;
       };
       return run_on_targets(*o, r, -1, print, verdict);
     };
