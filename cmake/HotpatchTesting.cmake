@@ -1,0 +1,15 @@
+# hotpatch_discover_tests(<target> LABELS <label>... [<gtest_discover_tests options>...])
+# gtest_discover_tests with several labels. Its PROPERTIES lose a list's separator on the way to
+# the generated file (LABELS "a;b" arrives as "a" and a stray "b"), so the labels are set by a
+# script CTest reads after the discovered tests, which name every test of the target.
+function(hotpatch_discover_tests target)
+  cmake_parse_arguments(PARSE_ARGV 1 HP "" "" "LABELS")
+  gtest_discover_tests(${target} TEST_LIST ${target}_TESTS ${HP_UNPARSED_ARGUMENTS})
+  set(script ${CMAKE_CURRENT_BINARY_DIR}/${target}_labels.cmake)
+  string(REPLACE ";" "\\;" labels "${HP_LABELS}")
+  file(WRITE ${script}
+    "if(${target}_TESTS)\n"
+    "  set_tests_properties(\${${target}_TESTS} PROPERTIES LABELS \"${labels}\")\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${script})
+endfunction()
