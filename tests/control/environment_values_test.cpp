@@ -20,6 +20,9 @@ class EnvironmentValues : public ::testing::Test {
   std::string apply_with(const std::string& name, const std::string& value) {
     Env env = preloaded_env(dir_.path() + "/sockets");
     env[name] = value;
+    // The target writes its state from main(), after the runtime's constructor is listening: a
+    // socket file alone may exist between bind() and listen().
+    ::unlink((dir_.path() + "/state").c_str());
     Child target({HP_TARGET, dir_.path() + "/state"}, env, std::nullopt, out_);
     const std::string socket = control::socket_path(dir_.path() + "/sockets", target.pid());
     if (!eventually([&] { return exists(socket) && exists(dir_.path() + "/state"); })) return "no socket";

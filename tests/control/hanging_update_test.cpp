@@ -65,7 +65,7 @@ TEST(HangingUpdate, StatusRevertAndHelloAnswerWhileUpdateWaitsOnTheRegistry) {
   const std::string out = dir.path() + "/out";
   Child target({HP_SECURITY_TARGETS "/idle"}, env, std::nullopt, out);
   const std::string socket = control::socket_path(sockets, target.pid());
-  ASSERT_TRUE(eventually([&] { return exists(socket); })) << read_text(out);
+  ASSERT_TRUE(output_shows(out, "ready\n") && exists(socket)) << read_text(out);
 
   std::atomic<bool> update_answered{false};
   std::thread update([&] {

@@ -16,9 +16,10 @@ TEST(LogLines, NewlinesInARevertedPatchIdCannotForgeLogLines) {
   const std::string log = dir.path() + "/control.log";
   Env env = preloaded_env(sockets);
   env["HOTPATCH_LOG_FILE"] = log;
-  Child target({HP_SECURITY_TARGETS "/idle"}, env, std::nullopt, dir.path() + "/out");
+  const std::string out = dir.path() + "/out";
+  Child target({HP_SECURITY_TARGETS "/idle"}, env, std::nullopt, out);
   const std::string socket = control::socket_path(sockets, target.pid());
-  ASSERT_TRUE(eventually([&] { return exists(socket); }));
+  ASSERT_TRUE(output_shows(out, "ready\n") && exists(socket));
 
   control::Request revert;
   revert.op = control::Op::revert;
