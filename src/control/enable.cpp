@@ -99,6 +99,9 @@ void after_fork_in_child() {
   (void)parent->server.release();
   (void)parent->poller.release();
   if (!parent->options.follow_forks) return;
+  // The socket is bound before fork() returns here, so with the parent's credentials: a worker
+  // that drops privileges afterwards (nginx's become nobody) keeps an endpoint root can reach,
+  // and the peer rule (peer_rule.hpp) then keeps the worker's new user out.
   if (auto s = enable_control(parent->options); !s) {
     log::warning("control: the forked child " + std::to_string(::getpid()) + " has no endpoint: " + s.error().what());
   }

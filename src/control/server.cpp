@@ -1,9 +1,11 @@
 #include "control/server.hpp"
 
+#include "control/peer_rule.hpp"
 #include "control/socket_dir.hpp"
 #include "support/log.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -28,6 +30,12 @@ struct Connection {
   Clock::time_point deadline;
   bool writing = false;
   bool done = false;
+  // Set at accept for a peer the ptrace rule refuses: its request gets this answer, unread.
+  std::optional<Error> refusal;
+  // A deferred answer is being worked on; it comes back from the worker under this ticket.
+  bool waiting = false;
+  std::uint64_t ticket = 0;
+  std::string pending_op;
 };
 
 std::string who(const PeerCredentials& p) {
@@ -78,12 +86,16 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::string& d
   s->path_ = socket_path(dir, ::getpid());
   // A socket under our own pid can only be left by an earlier process that had this pid.
   ::unlink(s->path_.c_str());
+  // Bound before start() returns: in a fork child (enable.cpp) that is still with the parent's
+  // credentials, so a worker that drops privileges later keeps a socket only root can reach.
   HOTPATCH_LET(listener, listen_unix(s->path_, 0600));
   s->listener_ = std::move(listener);
   struct stat st {};
   if (::stat(s->path_.c_str(), &st) == 0) s->inode_ = st.st_ino;
   s->wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!s->wake_.valid()) return make_error(ErrorCode::io, "eventfd", errno_text(errno));
+  HOTPATCH_LET(worker, DeferredWorker::create());
+  s->worker_ = std::move(worker);
   s->handler_ = std::move(handler);
   s->limits_ = limits;
   s->thread_ = std::thread([raw = s.get()] { raw->run(); });
@@ -103,45 +115,65 @@ ControlServer::~ControlServer() {
 void ControlServer::abandon_after_fork() noexcept {
   listener_.reset();
   wake_.reset();
+  if (worker_) worker_->abandon_after_fork();
 }
 
 void ControlServer::run() {
   std::vector<Connection> conns;
-  const uid_t self = ::geteuid();
+  std::uint64_t next_ticket = 0;
   auto respond = [&](Connection& c, const Response& r) {
     c.out = format_response(r) + "\n";
     c.sent = 0;
     c.writing = true;
+    c.waiting = false;
     c.passed.reset();
     c.deadline = Clock::now() + limits_.request_timeout;
     ::shutdown(c.fd.get(), SHUT_RD);
   };
+  // Whatever went wrong with the request, a refused peer hears only why it is refused.
+  auto fail = [&](Connection& c, Error e) { respond(c, error_response(c.refusal ? *c.refusal : std::move(e))); };
   auto dispatch = [&](Connection& c, std::string_view line) {
+    if (c.refusal) {
+      fail(c, *c.refusal);
+      return;
+    }
     auto req = parse_request(line);
     if (!req) {
       log::warning("control: bad request from " + who(c.peer) + ": " + req.error().what());
       respond(c, error_response(req.error()));
       return;
     }
-    Response r;
+    Reply reply{Response{}};
     try {
-      r = handler_(*req, std::move(c.passed), c.peer);
+      reply = handler_(*req, std::move(c.passed), c.peer);
     } catch (const std::exception& e) {
-      r = error_response(make_error(ErrorCode::internal, op_name(req->op), e.what()));
+      reply = Reply{error_response(make_error(ErrorCode::internal, op_name(req->op), e.what()))};
     }
-    respond(c, r);
+    if (!reply.later) {
+      respond(c, reply.now);
+      return;
+    }
+    c.waiting = true;
+    c.ticket = ++next_ticket;
+    c.pending_op = op_name(req->op);
+    c.passed.reset();
+    c.deadline = Clock::now() + limits_.deferred_timeout;
+    worker_->submit(c.ticket, std::move(reply.later));
   };
 
   for (;;) {
     std::vector<pollfd> pfds;
     pfds.push_back({wake_.get(), POLLIN, 0});
+    pfds.push_back({worker_->ready_fd(), POLLIN, 0});
     const bool listening = conns.size() < limits_.max_connections;
     if (listening) pfds.push_back({listener_.get(), POLLIN, 0});
     const std::size_t first_conn = pfds.size();
     auto now = Clock::now();
     int timeout = conns.empty() ? -1 : 1000;
     for (auto& c : conns) {
-      pfds.push_back({c.fd.get(), static_cast<short>(c.writing ? POLLOUT : POLLIN), 0});
+      // A waiting connection is watched for its client going away (POLLHUP comes unasked).
+      const short events = c.waiting ? 0 : c.writing ? POLLOUT : POLLIN;
+      pfds.push_back({c.fd.get(), events, 0});
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(c.deadline - now).count() + 1;
       timeout = std::clamp<int>(static_cast<int>(std::min<long long>(left, timeout)), 0, 1000);
     }
@@ -153,9 +185,31 @@ void ControlServer::run() {
     if (r > 0 && (pfds[0].revents & POLLIN) != 0) return;
     now = Clock::now();
 
+    if (r > 0 && (pfds[1].revents & POLLIN) != 0) {
+      for (auto& [ticket, answer] : worker_->take_finished()) {
+        auto it = std::find_if(conns.begin(), conns.end(),
+                               [t = ticket](const Connection& c) { return c.waiting && c.ticket == t; });
+        if (it != conns.end()) respond(*it, answer);
+      }
+    }
+
     for (std::size_t i = 0; i < conns.size(); ++i) {
       Connection& c = conns[i];
       short ev = r > 0 ? pfds[first_conn + i].revents : 0;
+      if (c.waiting) {
+        if ((ev & (POLLHUP | POLLERR)) != 0) {
+          log::debug("control: " + who(c.peer) + " went away before its " + c.pending_op + " answer");
+          c.done = true;
+        } else if (now >= c.deadline) {
+          log::warning("control: " + c.pending_op + " for " + who(c.peer) + " took longer than " +
+                       std::to_string(limits_.deferred_timeout.count() / 1000) + " s; answered with a timeout");
+          respond(c, error_response(make_error(ErrorCode::network, c.pending_op,
+                                               "no answer within " +
+                                                   std::to_string(limits_.deferred_timeout.count() / 1000) +
+                                                   " s; the work goes on in the background")));
+        }
+        continue;
+      }
       if (c.writing) {
         if ((ev & (POLLOUT | POLLERR | POLLHUP)) != 0) {
           ssize_t n = ::send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -174,38 +228,36 @@ void ControlServer::run() {
         c.done = false;
         dispatch(c, std::string_view(c.in).substr(0, nl));
       } else if (c.in.size() > max_request_bytes) {
-        log::warning("control: oversized request from " + who(c.peer) + " refused");
+        if (!c.refusal) log::warning("control: oversized request from " + who(c.peer) + " refused");
         c.done = false;
-        respond(c, error_response(make_error(ErrorCode::too_large, "request",
-                                             "is larger than " + std::to_string(max_request_bytes) + " bytes")));
+        fail(c, make_error(ErrorCode::too_large, "request",
+                           "is larger than " + std::to_string(max_request_bytes) + " bytes"));
       } else if (c.done && !c.in.empty()) {
         c.done = false;
-        respond(c, error_response(make_error(ErrorCode::protocol, "request", "ended without a newline")));
+        fail(c, make_error(ErrorCode::protocol, "request", "ended without a newline"));
       } else if (!c.done && now >= c.deadline) {
-        log::warning("control: " + who(c.peer) + " sent no complete request in time; connection dropped");
-        respond(c, error_response(make_error(ErrorCode::protocol, "request",
-                                             "incomplete after " + std::to_string(limits_.request_timeout.count()) +
-                                                 " ms")));
+        if (!c.refusal) log::warning("control: " + who(c.peer) + " sent no complete request in time; connection dropped");
+        fail(c, make_error(ErrorCode::protocol, "request",
+                           "incomplete after " + std::to_string(limits_.request_timeout.count()) + " ms"));
       }
     }
     std::erase_if(conns, [](const Connection& c) { return c.done; });
 
-    if (listening && r > 0 && (pfds[1].revents & POLLIN) != 0) {
+    if (listening && r > 0 && (pfds[2].revents & POLLIN) != 0) {
       while (conns.size() < limits_.max_connections) {
         Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd.valid()) break;
         auto peer = peer_credentials(fd.get());
         if (!peer) continue;
-        // Only this user and root get an answer; anyone else learns nothing, not even an error text.
-        if (peer->uid != self && peer->uid != 0) {
-          log::warning("control: refused " + who(*peer) + ": only uid " + std::to_string(self) +
-                       " or root may control this process");
-          continue;
-        }
         Connection c;
         c.fd = std::move(fd);
         c.peer = *peer;
         c.deadline = now + limits_.request_timeout;
+        // Judged per connection: the process may have dropped privileges since the last one.
+        if (auto allowed = may_control(*peer, current_process_credentials()); !allowed) {
+          log::warning("control: refused " + who(*peer) + ": " + allowed.error().message);
+          c.refusal = allowed.error();
+        }
         conns.push_back(std::move(c));
       }
     }

@@ -3,7 +3,9 @@
 // thread never takes a lock the program's own threads could need while it waits on a client.
 #pragma once
 
+#include "control/deferred_worker.hpp"
 #include "control/protocol.hpp"
+#include "control/reply.hpp"
 #include "control/unix_socket.hpp"
 
 #include <hotpatch/error.hpp>
@@ -21,10 +23,14 @@ struct ServerLimits {
   std::chrono::milliseconds request_timeout{5000};
   /// Connections served at once; more wait in the listen backlog.
   std::size_t max_connections = 16;
+  /// How long a deferred answer (Reply::later) may take. Longer than the registry's own timeouts
+  /// (a minute per download), so a slow registry answers with its own error, not with ours.
+  std::chrono::milliseconds deferred_timeout{std::chrono::minutes(10)};
 };
 
-/// Answers one parsed request. `passed_fd` is the descriptor the client attached (or invalid).
-using RequestHandler = std::function<Response(const Request&, Fd passed_fd, const PeerCredentials& peer)>;
+/// Answers one parsed request from a peer the kernel's ptrace rule accepts (peer_rule.hpp).
+/// `passed_fd` is the descriptor the client attached (or invalid).
+using RequestHandler = std::function<Reply(const Request&, Fd passed_fd, const PeerCredentials& peer)>;
 
 class ControlServer {
  public:
@@ -49,6 +55,7 @@ class ControlServer {
   ino_t inode_ = 0;
   Fd listener_;
   Fd wake_;
+  std::unique_ptr<DeferredWorker> worker_;
   RequestHandler handler_;
   ServerLimits limits_;
   std::thread thread_;

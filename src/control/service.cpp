@@ -64,7 +64,7 @@ ControlService::ControlService(std::shared_ptr<RegistryUpdater> registry, std::c
       started_(std::chrono::system_clock::now()),
       trust_(std::move(trust)) {}
 
-Response ControlService::handle(const Request& request, Fd passed_fd, const PeerCredentials& peer) {
+Reply ControlService::handle(const Request& request, Fd passed_fd, const PeerCredentials& peer) {
   if (request.op != Op::apply && passed_fd.valid()) {
     return error_response(make_error(ErrorCode::protocol, op_name(request.op), "takes no attached file"));
   }
@@ -185,12 +185,27 @@ Response ControlService::revert(const Request& request, const std::string& peer)
   return ok_response({{"reverted", std::move(reverted)}});
 }
 
-Response ControlService::update(const std::string& peer) {
+Reply ControlService::update(const std::string& peer) {
   if (!registry_) {
     return error_response(make_error(ErrorCode::invalid_argument, "update",
                                      "this process has no registry configured (start it with "
                                      "HOTPATCH_REGISTRY_URL, HOTPATCH_REGISTRY_NAME and HOTPATCH_TRUSTED_KEY)"));
   }
+  if (updating_.exchange(true)) {
+    return error_response(make_error(ErrorCode::invalid_argument, "update",
+                                     "an update is already running; try again when it has answered"));
+  }
+  // The service outlives the endpoint's worker (enable.cpp stops the endpoint first).
+  return Reply::deferred([this, peer] {
+    struct Done {
+      std::atomic<bool>& flag;
+      ~Done() { flag.store(false); }
+    } done{updating_};
+    return run_update(peer);
+  });
+}
+
+Response ControlService::run_update(const std::string& peer) {
   auto outcome = registry_->run_once("control request from " + peer);
   if (!outcome) return error_response(outcome.error());
   json applied = json::array();

@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <cstdio>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
 #include <iterator>
 #include <signal.h>
@@ -26,27 +28,55 @@ std::string default_socket_dir() {
   return "/tmp/hotpatch-" + std::to_string(::geteuid());
 }
 
+namespace {
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+}  // namespace
+
 Status prepare_socket_dir(const std::string& dir) {
   if (dir.empty() || dir.front() != '/') {
     return make_error(ErrorCode::invalid_argument, dir, "socket directory must be an absolute path");
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+  bool created = ::mkdir(dir.c_str(), 0700) == 0;
+  if (!created && errno != EEXIST) {
     return make_error(ErrorCode::io, dir, "cannot create socket directory: " + errno_text(errno));
   }
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) {
-    return make_error(ErrorCode::io, dir, "cannot inspect socket directory: " + errno_text(errno));
+  // Everything below is asked of the directory itself, through one descriptor, so a rename or a
+  // symlink swapped in between cannot make us judge one directory and change another.
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOTDIR || errno == ELOOP) {
+      return make_error(ErrorCode::permission, dir, "socket directory is not a directory (or is a symlink)");
+    }
+    return make_error(ErrorCode::io, dir, "cannot open socket directory: " + errno_text(errno));
   }
-  if (!S_ISDIR(st.st_mode)) {
-    return make_error(ErrorCode::permission, dir, "socket directory is not a directory (or is a symlink)");
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_error(ErrorCode::io, dir, "cannot inspect socket directory: " + errno_text(errno));
   }
   if (st.st_uid != ::geteuid()) {
     return make_error(ErrorCode::permission, dir,
                       "socket directory belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
                           std::to_string(::geteuid()) + ")");
   }
-  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0) {
-    return make_error(ErrorCode::permission, dir, "cannot make socket directory private: " + errno_text(errno));
+  if (created) {
+    // mkdir's mode went through the umask; ours was just made, so its mode is ours to set.
+    if (::fchmod(fd.get(), 0700) != 0) {
+      return make_error(ErrorCode::permission, dir, "cannot make socket directory private: " + errno_text(errno));
+    }
+    return {};
+  }
+  // A directory someone else made is never changed: a shared one (say mode 1777) would lose its
+  // purpose for everyone using it. One others can write is refused: they could replace our socket.
+  if ((st.st_mode & 022) != 0) {
+    return make_error(ErrorCode::permission, dir,
+                      "socket directory has mode " + octal_mode(st.st_mode) +
+                          ", writable by group or others; use a private directory (mode 0700) of this user");
   }
   return {};
 }

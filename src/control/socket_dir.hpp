@@ -16,8 +16,9 @@ namespace hotpatch::control {
 /// $XDG_RUNTIME_DIR/hotpatch, else /tmp/hotpatch-<uid>.
 std::string default_socket_dir();
 
-/// Creates the directory (mode 0700) or checks an existing one: it must be a real directory owned
-/// by this user and closed to group and others, so nobody else can plant or replace a socket in it.
+/// Creates the directory (mode 0700, whatever the umask) or checks an existing one without ever
+/// changing it: it must be a real directory owned by this user that neither group nor others may
+/// write, so nobody else can plant or replace a socket in it.
 Status prepare_socket_dir(const std::string& dir);
 
 std::string socket_path(const std::string& dir, pid_t pid);

@@ -121,7 +121,7 @@ TEST_F(Endpoint, SilentClientsDoNotDelayOthers) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 200ms);
 }
 
-TEST_F(Endpoint, OtherUsersGetNoAnswer) {
+TEST_F(Endpoint, OtherUsersAreRefusedWithTheReason) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another user";
   const uid_t nobody = test::nobody_uid();
   // With the file permissions the kernel already refuses the other user.
@@ -136,7 +136,8 @@ TEST_F(Endpoint, OtherUsersGetNoAnswer) {
   ::waitpid(child, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-  // Opened up by mistake, the socket still answers nobody else: the peer credentials decide.
+  // Opened up by mistake, the socket still serves nobody else: the peer credentials decide, and
+  // the refused peer is told which part of the kernel's ptrace rule it fails.
   ASSERT_EQ(::chmod((dir_.path()).c_str(), 0755), 0);
   ASSERT_EQ(::chmod((dir_.path() + "/sockets").c_str(), 0755), 0);
   ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
@@ -147,7 +148,9 @@ TEST_F(Endpoint, OtherUsersGetNoAnswer) {
     if (::setresuid(nobody, nobody, nobody) != 0) ::_exit(3);
     Request hello;
     auto r = call(::getppid(), path_, hello, CallOptions{2s, -1});
-    std::string what = r ? "answered" : r.error().what();
+    std::string what = !r ? "no answer: " + r.error().what()
+                       : r->ok ? std::string("ok")
+                               : std::string(error_code_name(r->error.code)) + ": " + r->error.what();
     [[maybe_unused]] auto n = ::write(pipe_fds[1], what.data(), what.size());
     ::_exit(0);
   }
@@ -156,8 +159,7 @@ TEST_F(Endpoint, OtherUsersGetNoAnswer) {
   char buf[512] = {};
   [[maybe_unused]] auto n = ::read(pipe_fds[0], buf, sizeof buf - 1);
   ::close(pipe_fds[0]);
-  EXPECT_EQ(std::string(buf), "process " + std::to_string(::getpid()) +
-                                  ": closed the connection without answering (only its own user or root gets an answer)");
+  EXPECT_EQ(std::string(buf), "permission: control: this process runs as uid 0 (real 0, saved 0): only root may control it");
   expect_still_answers();
 }
 

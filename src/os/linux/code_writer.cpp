@@ -39,12 +39,14 @@ WriterState& state() {
   return s;
 }
 
-Method forced_method() {
+// An unknown value is an error rather than automatic choice: whoever set it meant one method.
+Result<Method> forced_method() {
   const char* env = std::getenv("HOTPATCH_CODE_WRITE");
-  if (env == nullptr) return Method::unknown;
+  if (env == nullptr || *env == '\0') return Method::unknown;
   if (std::strcmp(env, "proc_mem") == 0) return Method::proc_mem;
   if (std::strcmp(env, "mprotect") == 0) return Method::mprotect;
-  return Method::unknown;
+  return make_error(ErrorCode::invalid_argument, "HOTPATCH_CODE_WRITE",
+                    "'" + log::escape_line(env) + "' is not proc_mem or mprotect");
 }
 
 // Returns an empty string on success, otherwise what went wrong.
@@ -92,7 +94,10 @@ Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t
   if (n == 0) return {};
   auto& s = state();
   std::lock_guard lock(s.mutex);
-  if (s.method == Method::unknown) s.method = forced_method();
+  if (s.method == Method::unknown) {
+    HOTPATCH_LET(forced, forced_method());
+    s.method = forced;
+  }
 
   if (s.method != Method::mprotect) {
     std::string failure = write_proc_mem(s, address, bytes, n);
@@ -100,7 +105,7 @@ Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t
       s.method = Method::proc_mem;
       return {};
     }
-    if (s.method == Method::proc_mem && forced_method() == Method::proc_mem)
+    if (auto forced = forced_method(); s.method == Method::proc_mem && forced && *forced == Method::proc_mem)
       return make_error(ErrorCode::write_denied, hex(address), "writing code was denied: " + failure);
     s.proc_mem_failure = failure;
     log::info("code writes fall back to mprotect: " + failure);
@@ -112,7 +117,7 @@ Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t
   if (!s.proc_mem_failure.empty()) why += s.proc_mem_failure + "; ";
   why += failure;
   // Next time, try /proc/self/mem again: the policy may have changed.
-  if (forced_method() == Method::unknown) s.method = Method::unknown;
+  if (auto forced = forced_method(); forced && *forced == Method::unknown) s.method = Method::unknown;
   return make_error(ErrorCode::write_denied, hex(address), why);
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -121,17 +122,25 @@ void on_trap(int sig, siginfo_t* info, void* context) {
   syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGTRAP);
 }
 
-int choose_signal() {
-  if (const char* env = std::getenv("HOTPATCH_SIGNAL")) {
-    const int n = std::atoi(env);
-    if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
+// A value that is not a usable signal is an error, not a quiet fallback to the default: the
+// operator chose the number to keep clear of a signal the program uses.
+Result<int> choose_signal() {
+  const char* env = std::getenv("HOTPATCH_SIGNAL");
+  if (env == nullptr || *env == '\0') return SIGRTMAX - 3;
+  int n = 0;
+  const char* end = env + std::strlen(env);
+  auto [stop, ec] = std::from_chars(env, end, n);
+  if (ec != std::errc{} || stop != end || n < SIGRTMIN || n > SIGRTMAX) {
+    return make_error(ErrorCode::invalid_argument, "HOTPATCH_SIGNAL",
+                      "'" + log::escape_line(env) + "' is not a real-time signal number between SIGRTMIN (" +
+                          std::to_string(SIGRTMIN) + ") and SIGRTMAX (" + std::to_string(SIGRTMAX) + ")");
   }
-  return SIGRTMAX - 3;
+  return n;
 }
 
 Status install_locked() {
   if (g_installed) return {};
-  const int sig = choose_signal();
+  HOTPATCH_LET(sig, choose_signal());
   struct sigaction current{};
   sigaction(sig, nullptr, &current);
   const bool has_handler = (current.sa_flags & SA_SIGINFO) ? current.sa_sigaction != nullptr
