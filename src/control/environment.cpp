@@ -2,6 +2,8 @@
 // the program. Every malformed value is an error naming the variable, never silently ignored.
 #include <hotpatch/control.hpp>
 
+#include "support/log.hpp"
+
 #include <charconv>
 #include <cstdlib>
 #include <string_view>
@@ -34,6 +36,7 @@ std::string default_cache_dir() {
 
 Result<ControlOptions> control_options_from_environment() {
   ControlOptions o;
+  HOTPATCH_TRY(log::log_setting_from_environment());
   HOTPATCH_LET(serve, flag("HOTPATCH_CONTROL", true));
   o.serve_socket = serve;
   HOTPATCH_LET(follow, flag("HOTPATCH_CONTROL_FOLLOW_FORKS", true));

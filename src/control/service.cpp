@@ -173,7 +173,7 @@ Response ControlService::revert(const Request& request, const std::string& peer)
     for (const auto& p : applied_patches())
       if (p.manifest.id == id) sha = p.sha256;  // the newest with this id is the one reverted
     if (auto s = revert_patch(id); !s) {
-      log::warning("control: revert of " + id + " requested by " + peer + " refused: " + s.error().what());
+      log::debug("control: revert of " + id + " requested by " + peer + " refused: " + s.error().what());
       Error e = s.error();
       if (!reverted.empty()) e.message += " (already reverted: " + reverted.dump() + ")";
       return error_response(std::move(e));

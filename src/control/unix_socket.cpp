@@ -47,17 +47,24 @@ Result<sockaddr_un> address_of(const std::string& path) {
 }  // namespace
 
 Result<Fd> listen_unix(const std::string& path, mode_t mode) {
-  HOTPATCH_LET(addr, address_of(path));
+  // Bound and listening under a temporary name first, then renamed into place: a client never finds
+  // the final name without a listener behind it (it would take the socket for a stale one).
+  const auto slash = path.rfind('/');
+  const std::string temporary = path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".new";
+  HOTPATCH_LET(addr, address_of(temporary));
+  HOTPATCH_TRY(address_of(path));
   Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return make_error(ErrorCode::io, path, "socket: " + errno_text(errno));
+  ::unlink(temporary.c_str());
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return make_error(ErrorCode::io, path, "bind: " + errno_text(errno));
   }
   // The directory is private already; the mode keeps the socket private even if someone widens it.
-  if (::chmod(path.c_str(), mode) != 0 || ::listen(fd.get(), 16) != 0) {
+  if (::chmod(temporary.c_str(), mode) != 0 || ::listen(fd.get(), 16) != 0 ||
+      ::rename(temporary.c_str(), path.c_str()) != 0) {
     int err = errno;
-    ::unlink(path.c_str());
-    return make_error(ErrorCode::io, path, "chmod/listen: " + errno_text(err));
+    ::unlink(temporary.c_str());
+    return make_error(ErrorCode::io, path, "chmod/listen/rename: " + errno_text(err));
   }
   return fd;
 }

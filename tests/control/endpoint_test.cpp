@@ -240,11 +240,12 @@ TEST(EndpointSetup, EnvironmentErrorsNameTheVariable) {
        "HOTPATCH_TRUSTED_KEY: /nonexistent.pub cannot be opened: No such file or directory"},
       {{{"HOTPATCH_TRUSTED_KEY", " , "}}, "HOTPATCH_TRUSTED_KEY: names no key file"},
       {{{"HOTPATCH_ALLOW_UNSIGNED", "please"}}, "HOTPATCH_ALLOW_UNSIGNED: 'please' is not 1/on or 0/off"},
+      {{{"HOTPATCH_LOG", "loud"}}, "HOTPATCH_LOG: 'loud' is not "},
       {{{"HOTPATCH_REGISTRY_URL", "file:///srv/r"}, {"HOTPATCH_REGISTRY_NAME", "demo"}, {"HOTPATCH_TRUSTED_KEY", "/dev/null"}},
        "HOTPATCH_TRUSTED_KEY: /dev/null is not a regular file"},
   };
   const char* vars[] = {"HOTPATCH_POLL_SECONDS", "HOTPATCH_CONTROL", "HOTPATCH_REGISTRY_URL", "HOTPATCH_REGISTRY_NAME",
-                        "HOTPATCH_TRUSTED_KEY", "HOTPATCH_ALLOW_UNSIGNED", "HOTPATCH_CACHE_DIR"};
+                        "HOTPATCH_TRUSTED_KEY", "HOTPATCH_ALLOW_UNSIGNED", "HOTPATCH_CACHE_DIR", "HOTPATCH_LOG"};
   for (const auto& [env, message] : cases) {
     for (const char* v : vars) ::unsetenv(v);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace hotpatch::test {
@@ -26,10 +27,17 @@ class EnvironmentValues : public ::testing::Test {
     Child target({HP_TARGET, dir_.path() + "/state"}, env, std::nullopt, out_);
     const std::string socket = control::socket_path(dir_.path() + "/sockets", target.pid());
     if (!eventually([&] { return exists(socket) && exists(dir_.path() + "/state"); })) return "no socket";
-    control::Fd patch(::open(HP_CONTROL_PATCHES "/answer_v1.so", O_RDONLY | O_CLOEXEC));
+    // The process takes only a sealed memory file.
+    const std::string bytes = read_text(HP_CONTROL_PATCHES "/answer_v1.so");
+    control::Fd patch(::memfd_create("answer_v1.so", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (::write(patch.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()) ||
+        ::fcntl(patch.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+      return "cannot make a sealed copy";
+    }
     control::Request apply;
     apply.op = control::Op::apply;
     apply.source = "answer_v1.so";
+    apply.allow_unsigned = true;
     auto r = control::call(target.pid(), socket, apply, control::CallOptions{std::chrono::seconds(10), patch.get()});
     if (!r) return "call failed: " + r.error().what();
     if (r->ok) return "ok";
@@ -59,14 +67,17 @@ TEST_F(EnvironmentValues, UnknownCodeWriteMethodFailsTheApply) {
   EXPECT_EQ(apply_with("HOTPATCH_CODE_WRITE", "mprotect"), "ok");
 }
 
-TEST_F(EnvironmentValues, UnknownLogSettingWarnsOnceAndLogsAtInfo) {
-  EXPECT_EQ(apply_with("HOTPATCH_LOG", "loud"), "ok");
+// Like every other HOTPATCH_* setting, a bad value keeps control from starting, with the reason.
+TEST_F(EnvironmentValues, UnknownLogSettingIsAnErrorNamingTheVariable) {
+  EXPECT_EQ(apply_with("HOTPATCH_LOG", "loud"), "no socket");
   const std::string text = read_text(out_);
   const std::string warning = "hotpatch[warning]: HOTPATCH_LOG: 'loud' is not off, 0, info or debug; logging at the info level\n";
   auto first = text.find(warning);
   EXPECT_NE(first, std::string::npos) << text;
   EXPECT_EQ(text.find(warning, first + 1), std::string::npos) << text;
-  EXPECT_NE(text.find("hotpatch[info]: control: serving "), std::string::npos) << text;
+  EXPECT_NE(text.find("hotpatch[warning]: control not started: HOTPATCH_LOG: 'loud' is not off, 0, info or debug"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.find("hotpatch[debug]"), std::string::npos) << text;
 }
 

@@ -8,7 +8,10 @@
 namespace hotpatch::test {
 
 Env preloaded_env(const std::string& socket_dir) {
-  return {{"LD_PRELOAD", HP_LIBHOTPATCH}, {"HOTPATCH_CONTROL", "1"}, {"HOTPATCH_CONTROL_DIR", socket_dir}};
+  return {{"LD_PRELOAD", HP_LIBHOTPATCH},
+          {"HOTPATCH_CONTROL", "1"},
+          {"HOTPATCH_CONTROL_DIR", socket_dir},
+          {"HOTPATCH_ALLOW_UNSIGNED", "1"}};
 }
 
 bool output_shows(const std::string& file, const std::string& text, std::chrono::milliseconds timeout) {
