@@ -167,11 +167,12 @@ Result<CacheDir> CacheDir::open(const std::string& requested) {
   }
   if ((st.st_mode & 07777) != 0700) {
     if (::fchmod(fd, 0700) != 0) return sys_error(path, "cannot make cache directory private (0700)");
-    if (!created && (st.st_mode & 0077) != 0) {
+    // Only a directory others could write to can hold entries they planted.
+    if (!created && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
       dir.warnings_.push_back(make_error(
           ErrorCode::permission, path,
           "cache directory had mode " + octal_mode(st.st_mode) +
-              ", open to other users; made it private (0700), and its entries are trusted only after checks"));
+              ", writable by other users; made it private (0700), and its entries are trusted only after checks"));
     }
   }
   dir.remove_untrusted();

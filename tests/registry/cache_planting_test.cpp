@@ -131,13 +131,42 @@ TEST_F(CachePlanting, FifoAsStateDoesNotBlockStartAndIsRemoved) {
   EXPECT_NE(::lstat(state.c_str(), &st), 0) << "the FIFO is gone";
   EXPECT_EQ(messages(client->take_cache_warnings()),
             (std::vector<std::string>{
-                dir + ": cache directory had mode 0777, open to other users; made it private (0700), and its entries "
-                      "are trusted only after checks",
+                dir + ": cache directory had mode 0777, writable by other users; made it private (0700), and its "
+                      "entries are trusted only after checks",
                 state + ": is a FIFO, not a regular file; refused and removed from the cache"}));
   EXPECT_EQ(client->index_version(), 0u);
   reg.publish("fix-a", 1, build_id_a);
   ASSERT_TRUE(client->update());
   EXPECT_TRUE(is_regular_file_of(state, 0));
+}
+
+TEST_F(CachePlanting, FifoPlantedAsBlobAfterStartDoesNotBlockTheApply) {
+  std::string sha = publish_one();
+  auto client = make();
+  ASSERT_EQ(::mkfifo(blob_entry(sha).c_str(), 0600), 0);
+  auto pending = std::async(std::launch::async, [&client] { return client.apply_available(); });
+  if (pending.wait_for(1s) != std::future_status::ready) {
+    int w = ::open(blob_entry(sha).c_str(), O_WRONLY | O_NONBLOCK);
+    if (w >= 0) ::close(w);
+    FAIL() << "apply_available blocked on a FIFO planted as a blob";
+  }
+  auto r = pending.get();
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_EQ(r->applied.size(), 1u);
+  EXPECT_EQ(engine.received_bytes.at(0), signed_blob(sha));
+  EXPECT_TRUE(is_regular_file_of(blob_entry(sha), 0));
+  EXPECT_EQ(messages(client.take_cache_warnings()),
+            std::vector<std::string>{blob_entry(sha) + ": is a FIFO, not a regular file; refused and removed from the cache"});
+}
+
+TEST_F(CachePlanting, DirectoryOnlyReadableByOthersIsTightenedWithoutWarning) {
+  std::filesystem::create_directories(dir);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  auto client = make();
+  EXPECT_TRUE(client.take_cache_warnings().empty());
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 TEST_F(CachePlanting, StateWritableByOthersIsNotTrusted) {
