@@ -1,6 +1,8 @@
 // RegistryClient: the polling state machine on top of registry_reader, with the verified index and
 // the client state kept in a private cache. The state file is the commit point: it is written last,
-// after every check, so a crash or a refusal leaves the previous trusted state in place.
+// after every check, so a crash or a refusal leaves the previous trusted state in place. Nothing
+// read from the cache is trusted for being there: entries are checked as files (cache_dir) and by
+// their signed hashes, and a blob is applied from the very bytes that were hashed.
 #include "registry/cache_dir.hpp"
 #include "registry/client_state.hpp"
 #include "registry/encoding.hpp"
@@ -88,7 +90,7 @@ struct __attribute__((visibility("hidden"))) RegistryClient::Impl {
   Result<UpdateReport> update();
   Result<std::string> verified_blob(const IndexEntry& entry);
   Result<ApplyReport> apply_available();
-  void forget_old_indexes(std::string_view keep_sha);
+  void forget_old_indexes(std::string_view keep_sha) const;
 };
 
 Status RegistryClient::Impl::load_cache() {
@@ -115,7 +117,7 @@ Status RegistryClient::Impl::load_cache() {
   return {};
 }
 
-void RegistryClient::Impl::forget_old_indexes(std::string_view keep_sha) {
+void RegistryClient::Impl::forget_old_indexes(std::string_view keep_sha) const {
   std::string keep = cached_index_name(keep_sha);
   for (const auto& name : cache.names()) {
     if (name.starts_with("index-") && name.ends_with(".json") && name != keep) {
