@@ -138,7 +138,7 @@ void BM_Poll304(benchmark::State& state) {
   PatchApplier applier;
   applier.loaded_build_ids = [] { return std::vector<std::string>{}; };
   applier.applied_version = [](std::string_view) { return 0u; };
-  applier.apply = [](const std::string&) -> Status { return {}; };
+  applier.apply = [](const VerifiedPatch&) -> Status { return {}; };
   auto client = RegistryClient::create(config, applier);
   if (!client || !client->update()) {
     state.SkipWithError("client setup or first update failed");

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,7 +33,8 @@ struct RegistryConfig {
   std::string registry_name;
   /// minisign public keys, as the base64 line `minisign -P` takes or as a whole .pub file.
   std::vector<std::string> trusted_keys;
-  /// Private cache directory (created 0700; refused when another user owns it).
+  /// Private cache directory (created 0700; refused when another user owns it). Only regular files
+  /// this user owns and nobody else can write are read from it; anything else is removed.
   std::string cache_dir;
   /// apply_available() refreshes first when the last successful check is older than this.
   std::chrono::seconds ttl{3600};
@@ -59,6 +61,20 @@ struct AvailablePatch {
   std::uint64_t blob_size = 0;
 };
 
+/// One patch object whose bytes matched the size and SHA-256 the signed index gives for it. The
+/// bytes are held in memory: they are the exact bytes that were hashed, so a cache file changed
+/// after the check cannot change what is applied.
+struct VerifiedPatch {
+  /// The id and version the signed index entry gives; the patch's own manifest must declare the same.
+  std::string id;
+  std::uint32_t version = 0;
+  std::string blob_sha256;
+  /// Stands for the patch in messages and in the engine's list of applied patches.
+  std::string name;
+  /// Valid only for the duration of the apply call.
+  std::span<const std::uint8_t> bytes;
+};
+
 /// How the client sees and changes the process. The default (engine_applier) is the hotpatch
 /// engine; tests and tools pass their own.
 struct PatchApplier {
@@ -66,12 +82,13 @@ struct PatchApplier {
   std::function<std::vector<std::string>()> loaded_build_ids;
   /// Highest applied version of a patch id, 0 when none is applied.
   std::function<std::uint32_t(std::string_view patch_id)> applied_version;
-  /// Applies one verified patch file as one transaction.
-  std::function<Status(const std::string& path)> apply;
+  /// Applies one verified patch as one transaction; must refuse a patch whose manifest declares
+  /// another id or version than the index entry.
+  std::function<Status(const VerifiedPatch& patch)> apply;
 };
 
-/// The hotpatch engine: loaded_modules(), applied_patches() and apply_patch_file(). Defined in
-/// libhotpatch only.
+/// The hotpatch engine: loaded_modules(), applied_patches() and apply_patch_image() with the index
+/// entry's id and version required of the patch. Defined in libhotpatch only.
 PatchApplier engine_applier();
 
 using RegistryClock = std::function<std::chrono::system_clock::time_point()>;
@@ -128,6 +145,11 @@ class RegistryClient {
 
   /// When a mirror last answered with a pointer that passed every check.
   std::optional<std::chrono::system_clock::time_point> last_checked() const;
+
+  /// What the client found wrong in its cache and repaired since the last call, oldest first:
+  /// entries it refused and removed (symbolic links, FIFOs and other non-regular files, files of
+  /// another user or writable by others) and a directory it made private. It went on without them.
+  std::vector<Error> take_cache_warnings();
 
  private:
   struct Impl;

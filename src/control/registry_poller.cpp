@@ -5,16 +5,27 @@
 #include <random>
 
 namespace hotpatch::control {
+namespace {
+
+// Something in the cache that could have been planted is worth a warning even though the client
+// went on without it: it says the directory was, or is, reachable by someone else.
+void log_cache_warnings(RegistryClient& client, const std::string& trigger) {
+  for (const auto& w : client.take_cache_warnings()) log::warning("registry (" + trigger + "): cache: " + w.what());
+}
+
+}  // namespace
 
 Result<std::shared_ptr<RegistryUpdater>> RegistryUpdater::create(RegistryConfig config) {
   std::string url = config.urls.empty() ? std::string() : config.urls.front();
   HOTPATCH_LET(client, RegistryClient::create(std::move(config)));
+  log_cache_warnings(client, "start");
   return std::shared_ptr<RegistryUpdater>(new RegistryUpdater(std::move(client), std::move(url)));
 }
 
 Result<UpdateOutcome> RegistryUpdater::run_once(const std::string& trigger) {
   std::lock_guard lock(mutex_);
   auto update = client_.update();
+  log_cache_warnings(client_, trigger);
   if (!update) {
     log::warning("registry (" + trigger + "): refused: " + update.error().what());
     return update.error();
@@ -29,6 +40,7 @@ Result<UpdateOutcome> RegistryUpdater::run_once(const std::string& trigger) {
     log::debug("registry (" + trigger + "): index version " + std::to_string(update->index_version) + " unchanged");
   }
   auto apply = client_.apply_available();
+  log_cache_warnings(client_, trigger);
   if (!apply) {
     log::warning("registry (" + trigger + "): nothing applied: " + apply.error().what());
     return apply.error();

@@ -1,15 +1,17 @@
 // RegistryClient: the polling state machine on top of registry_reader, with the verified index and
 // the client state kept in a private cache. The state file is the commit point: it is written last,
-// after every check, so a crash or a refusal leaves the previous trusted state in place.
+// after every check, so a crash or a refusal leaves the previous trusted state in place. Nothing
+// read from the cache is trusted for being there: entries are checked as files (cache_dir) and by
+// their signed hashes, and a blob is applied from the very bytes that were hashed.
 #include "registry/cache_dir.hpp"
 #include "registry/client_state.hpp"
 #include "registry/encoding.hpp"
 #include "registry/registry_reader.hpp"
+#include "registry/trust_check.hpp"
 
 #include <hotpatch/registry.hpp>
 
 #include <algorithm>
-#include <filesystem>
 #include <mutex>
 #include <set>
 
@@ -92,9 +94,9 @@ struct __attribute__((visibility("hidden"))) RegistryClient::Impl {
 };
 
 Status RegistryClient::Impl::load_cache() {
-  if (!cache.exists(state_file)) return {};
-  HOTPATCH_LET(text, cache.read(state_file, state_max_bytes));
-  auto parsed = registry::parse_client_state(text);
+  HOTPATCH_LET(found, cache.read(state_file, state_max_bytes));
+  if (!found) return {};
+  auto parsed = registry::parse_client_state(*found);
   if (!parsed) {
     return make_error(ErrorCode::parse, cache.file(state_file),
                       "client state is damaged (" + parsed.error().message +
@@ -109,19 +111,18 @@ Status RegistryClient::Impl::load_cache() {
   auto pointer = registry::check_pointer(state->pointer_text, a, TimePoint::min());
   if (!pointer) return {};
   auto index_text = cache.read(cached_index_name(state->index_sha256), config.max_index_bytes);
-  if (!index_text) return {};
-  auto checked = registry::check_index(*pointer, *index_text);
+  if (!index_text || !*index_text) return {};
+  auto checked = registry::check_index(*pointer, **index_text);
   if (checked) index = std::move(*checked);
   return {};
 }
 
 void RegistryClient::Impl::forget_old_indexes(std::string_view keep_sha) const {
-  std::error_code ec;
   std::string keep = cached_index_name(keep_sha);
-  for (const auto& entry : std::filesystem::directory_iterator(cache.path(), ec)) {
-    auto name = entry.path().filename().string();
+  for (const auto& name : cache.names()) {
     if (name.starts_with("index-") && name.ends_with(".json") && name != keep) {
-      std::filesystem::remove(entry.path(), ec);
+      // Best effort: a stale index left behind is never used, the state names the current one.
+      (void)cache.remove(name);
     }
   }
 }
@@ -183,14 +184,14 @@ Result<std::string> RegistryClient::Impl::verified_blob(const IndexEntry& entry)
                           std::to_string(config.max_blob_bytes));
   }
   std::string name = cached_blob_name(entry.blob_sha256);
-  // A cached blob is re-hashed before every use: the file is what gets loaded, not the memory of it.
-  if (cache.exists(name)) {
-    auto bytes = cache.read(name, entry.blob_size);
-    if (bytes && registry::check_blob(entry, registry::as_bytes(*bytes))) return cache.file(name);
-  }
+  // The hash is checked on the bytes in memory that are handed to the applier, never on a file
+  // that is read again later: the cache file can change between the check and the load.
+  auto cached = cache.read(name, entry.blob_size);
+  if (cached && *cached && registry::check_blob(entry, registry::as_bytes(**cached))) return std::move(**cached);
   HOTPATCH_LET(bytes, registry::fetch_blob(config.urls, entry, limits(config, entry.blob_size)));
+  HOTPATCH_TRY(registry::check_blob(entry, registry::as_bytes(bytes)));
   HOTPATCH_TRY(cache.write(name, bytes));
-  return cache.file(name);
+  return bytes;
 }
 
 Result<ApplyReport> RegistryClient::Impl::apply_available() {
@@ -216,13 +217,17 @@ Result<ApplyReport> RegistryClient::Impl::apply_available() {
     if (e.patch_version > have) wanted.push_back(&e);
   }
   // Verify every blob before applying any, so a bad one leaves the process untouched.
-  std::vector<std::string> paths;
+  std::vector<std::string> blobs;
   for (const auto* e : wanted) {
-    HOTPATCH_LET(path, verified_blob(*e));
-    paths.push_back(std::move(path));
+    HOTPATCH_LET(bytes, verified_blob(*e));
+    blobs.push_back(std::move(bytes));
   }
   for (std::size_t i = 0; i < wanted.size(); ++i) {
-    Status s = applier.apply ? applier.apply(paths[i])
+    const IndexEntry& e = *wanted[i];
+    VerifiedPatch patch{e.id, e.patch_version, e.blob_sha256,
+                        "registry '" + config.registry_name + "' blob sha256:" + e.blob_sha256,
+                        registry::as_bytes(blobs[i])};
+    Status s = applier.apply ? applier.apply(patch)
                              : Status(make_error(ErrorCode::invalid_argument, "applier", "has no apply function"));
     if (s) {
       report.applied.push_back(to_available(*wanted[i]));
@@ -283,6 +288,11 @@ std::optional<std::chrono::system_clock::time_point> RegistryClient::last_checke
   std::lock_guard lock(impl_->mu);
   if (!impl_->state) return std::nullopt;
   return impl_->state->checked_at;
+}
+
+std::vector<Error> RegistryClient::take_cache_warnings() {
+  std::lock_guard lock(impl_->mu);
+  return impl_->cache.take_warnings();
 }
 
 }  // namespace hotpatch

@@ -22,8 +22,13 @@ PatchApplier engine_applier() {
     }
     return best;
   };
-  a.apply = [](const std::string& path) -> Status {
-    auto applied = apply_patch_file(path);
+  a.apply = [](const VerifiedPatch& patch) -> Status {
+    // The signed index vouches for the bytes under an id and version; the engine refuses a patch
+    // whose own manifest claims anything else, so one signed blob cannot pose as another patch.
+    ApplyOptions options;
+    options.expect_id = patch.id;
+    options.expect_version = patch.version;
+    auto applied = apply_patch_image(patch.bytes, patch.name, options);
     if (!applied) return applied.error();
     return {};
   };

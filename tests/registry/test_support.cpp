@@ -83,15 +83,24 @@ PatchApplier FakeEngine::applier() {
     auto it = applied.find(std::string(id));
     return it == applied.end() ? 0u : it->second;
   };
-  a.apply = [this](const std::string& path) -> Status {
-    std::istringstream in(read_text(path));
+  a.apply = [this](const VerifiedPatch& patch) -> Status {
+    if (on_apply) on_apply(patch);
+    std::string bytes(reinterpret_cast<const char*>(patch.bytes.data()), patch.bytes.size());
+    received.push_back(patch);
+    received.back().bytes = {};
+    received_bytes.push_back(bytes);
+    std::istringstream in(bytes);
     std::string magic, id;
     std::uint32_t version = 0;
     in >> magic >> id >> version;
-    if (magic != "PATCH") return make_error(ErrorCode::malformed_patch, path, "not a test patch");
+    if (magic != "PATCH") return make_error(ErrorCode::malformed_patch, patch.name, "not a test patch");
+    if (id != patch.id || version != patch.version) {
+      return make_error(ErrorCode::malformed_patch, patch.name,
+                        "declares " + id + " v" + std::to_string(version) + ", but it was offered as " + patch.id +
+                            " v" + std::to_string(patch.version));
+    }
     if (id == fail_id) return make_error(ErrorCode::not_patchable, id, "refused by the fake engine");
     applied[id] = version;
-    applied_paths.push_back(path);
     return {};
   };
   return a;

@@ -8,6 +8,7 @@
 #include <hotpatch/registry.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -70,10 +71,13 @@ class TestRegistry {
 struct FakeEngine {
   std::vector<std::string> build_ids{build_id_a};
   std::map<std::string, std::uint32_t> applied;  ///< id -> version
-  std::vector<std::string> applied_paths;
+  std::vector<VerifiedPatch> received;  ///< every patch handed over, bytes copied into `received_bytes`
+  std::vector<std::string> received_bytes;
   std::string fail_id;  ///< apply fails for this patch id, when set
+  std::function<void(const VerifiedPatch&)> on_apply;  ///< runs first in every apply, when set
 
-  /// The patch id and version are read back from the file the registry client hands over.
+  /// The patch id and version are read back from the bytes the registry client hands over, and
+  /// must be the ones its index entry gives, as the engine requires.
   PatchApplier applier();
 };
 
