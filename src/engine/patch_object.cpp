@@ -1,6 +1,9 @@
 #include "engine/patch_object.hpp"
 
+#include "engine/patch_validation.hpp"
+#include "image/loadable_elf.hpp"
 #include "image/module_list.hpp"
+#include "support/content_hash.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -92,15 +95,18 @@ Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const
     return e;
   }
   HOTPATCH_LET(manifest, manifest_of(*elf));
+  // dlopen maps, relocates and runs constructors in one step: everything that could refuse the
+  // patch afterwards is decided here, from the bytes, while none of its code has run.
+  HOTPATCH_LET(loadable, image::check_loadable_elf(elf->bytes(), path));
+  HOTPATCH_TRY(check_manifest_exports(loadable, manifest, path));
   std::string build_id = elf->build_id();
-  return PatchImage{path, std::move(*elf), std::move(manifest), std::move(build_id)};
+  std::string sha256 = support::sha256_hex(elf->bytes());
+  return PatchImage{path, std::move(*elf), std::move(manifest), std::move(build_id), std::move(sha256)};
 }
 
 Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
   fresh = false;
-  if (!image.build_id.empty()) {
-    if (auto it = by_build_id_.find(image.build_id); it != by_build_id_.end()) return it->second;
-  }
+  if (auto it = by_sha256_.find(image.sha256); it != by_sha256_.end()) return it->second;
   const std::string name = "hotpatch:" + image.manifest.id + ":v" + std::to_string(image.manifest.version);
   void* handle = nullptr;
   std::string memfd_failure;
@@ -145,12 +151,12 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
     }
   }
   fresh = true;
-  if (!image.build_id.empty()) by_build_id_[image.build_id] = handle;
+  by_sha256_[image.sha256] = handle;
   return handle;
 }
 
 void PatchLoader::forget(void* handle) {
-  std::erase_if(by_build_id_, [&](const auto& kv) { return kv.second == handle; });
+  std::erase_if(by_sha256_, [&](const auto& kv) { return kv.second == handle; });
   if (auto it = memfds_.find(handle); it != memfds_.end()) {
     ::close(it->second);
     memfds_.erase(it);
