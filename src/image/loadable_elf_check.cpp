@@ -10,6 +10,8 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <string_view>
+#include <tuple>
 
 namespace hotpatch::image {
 namespace {
@@ -353,7 +355,13 @@ class LoadableElfChecker {
       HOTPATCH_TRY(gnu_hash_count(gnu));
       count = std::max(count, gnu);
     }
-    if (count > elf_.bytes_.size() / sizeof(Elf64_Sym)) return fail("hash table counts " + dec(count) + " symbols, more than the file holds");
+    // A GNU hash table does not count the unhashed (undefined) symbols before its first hashed one;
+    // ld.so reaches those only through relocations, so the relocations extend the count.
+    HOTPATCH_TRY(for_each_relocation([&](const Elf64_Rela& r, std::uint64_t, const char*) {
+      count = std::max<std::uint64_t>(count, ELF64_R_SYM(r.r_info) + 1);
+      return Status{};
+    }));
+    if (count > elf_.bytes_.size() / sizeof(Elf64_Sym)) return fail("its hash table and relocations refer to " + dec(count) + " dynamic symbols, more than the file holds");
     elf_.nsyms_ = count;
     if (elf_.file_bytes(elf_.symtab_, count * sizeof(Elf64_Sym)) == nullptr)
       return fail("symbol table (DT_SYMTAB " + hex(elf_.symtab_) + ", " + dec(count) + " symbols) is not inside the file part of a PT_LOAD segment");
@@ -422,47 +430,58 @@ class LoadableElfChecker {
     return {};
   }
 
-  Status relocation_table(std::uint64_t at, std::uint64_t size, const char* what, std::uint64_t relative_first) {
-    if (size % sizeof(Elf64_Rela) != 0) return fail(std::string(what) + " size " + dec(size) + " is not a multiple of 24");
-    const std::uint8_t* p = elf_.file_bytes(at, size);
-    if (p == nullptr) return fail(std::string(what) + " table at " + hex(at) + " is not inside the file part of a PT_LOAD segment");
-    const std::uint64_t count = size / sizeof(Elf64_Rela);
-    if (relative_first > count) return fail("DT_RELACOUNT is " + dec(relative_first) + ", above the " + dec(count) + " relocations");
-    for (std::uint64_t i = 0; i < count; ++i) {
-      Elf64_Rela r{};
-      std::memcpy(&r, p + i * sizeof r, sizeof r);
-      const std::uint32_t type = ELF64_R_TYPE(r.r_info);
-      const std::uint64_t sym = ELF64_R_SYM(r.r_info);
-      const std::string which = std::string(what) + " relocation " + dec(i);
-      if (type == R_X86_64_NONE) continue;
-      const std::uint64_t width = relocation_width(type);
-      if (width == 0) return fail(which + " has type " + dec(type) + ", which a -fPIC patch does not use");
-      if (i < relative_first && type != R_X86_64_RELATIVE) return fail(which + " is counted by DT_RELACOUNT but is not R_X86_64_RELATIVE");
-      if (sym >= std::max<std::uint64_t>(elf_.nsyms_, 1)) return fail(which + " refers to symbol " + dec(sym) + " of " + dec(elf_.nsyms_));
-      const LoadSegment* seg = elf_.segment_of(r.r_offset, width);
-      if (seg == nullptr || !(seg->flags & PF_W)) return fail(which + " writes at " + hex(r.r_offset) + ", outside the writable PT_LOAD segments");
-      if (type == R_X86_64_RELATIVE) continue;
-      unsigned sym_type = STT_NOTYPE;
-      if (sym != 0) {
-        Elf64_Sym s{};
-        read_vaddr(elf_.symtab_ + sym * sizeof s, s);
-        sym_type = ELF64_ST_TYPE(s.st_info);
-      }
-      if (is_tls_relocation(type)) {
-        if (sym == 0 ? !has_tls_ : sym_type != STT_TLS) return fail(which + " is a thread-local relocation against a symbol that is not thread-local");
-      } else {
-        if (sym == 0) return fail(which + " of type " + dec(type) + " names no symbol");
-        if (sym_type == STT_TLS) return fail(which + " is not a thread-local relocation but refers to a thread-local symbol");
+  // Calls f(relocation, index, table name) for every entry of DT_RELA and DT_JMPREL, whose bounds
+  // it checks first.
+  template <class F>
+  Status for_each_relocation(F&& f) const {
+    for (auto [at_tag, size_tag, what] : {std::tuple{DT_RELA, DT_RELASZ, "DT_RELA"}, std::tuple{DT_JMPREL, DT_PLTRELSZ, "DT_JMPREL"}}) {
+      if (!tags_.contains(at_tag)) continue;
+      const std::uint64_t at = tags_.at(at_tag), size = tags_.at(size_tag);
+      if (size % sizeof(Elf64_Rela) != 0) return fail(std::string(what) + " size " + dec(size) + " is not a multiple of 24");
+      const std::uint8_t* p = elf_.file_bytes(at, size);
+      if (p == nullptr) return fail(std::string(what) + " table at " + hex(at) + " is not inside the file part of a PT_LOAD segment");
+      for (std::uint64_t i = 0; i < size / sizeof(Elf64_Rela); ++i) {
+        Elf64_Rela r{};
+        std::memcpy(&r, p + i * sizeof r, sizeof r);
+        HOTPATCH_TRY(f(r, i, what));
       }
     }
     return {};
   }
 
   Status relocations() {
-    if (tags_.contains(DT_RELA))
-      HOTPATCH_TRY(relocation_table(tags_.at(DT_RELA), tags_.at(DT_RELASZ), "DT_RELA",
-                                    tags_.contains(DT_RELACOUNT) ? tags_.at(DT_RELACOUNT) : 0));
-    if (tags_.contains(DT_JMPREL)) HOTPATCH_TRY(relocation_table(tags_.at(DT_JMPREL), tags_.at(DT_PLTRELSZ), "DT_JMPREL", 0));
+    const std::uint64_t relative_first = tags_.contains(DT_RELACOUNT) ? tags_.at(DT_RELACOUNT) : 0;
+    if (tags_.contains(DT_RELA) && relative_first > tags_.at(DT_RELASZ) / sizeof(Elf64_Rela))
+      return fail("DT_RELACOUNT is " + dec(relative_first) + ", above the " + dec(tags_.at(DT_RELASZ) / sizeof(Elf64_Rela)) + " relocations");
+    return for_each_relocation([&](const Elf64_Rela& r, std::uint64_t i, const char* what) {
+      return relocation(r, i, what, std::string_view(what) == "DT_RELA" ? relative_first : 0);
+    });
+  }
+
+  Status relocation(const Elf64_Rela& r, std::uint64_t i, const char* what, std::uint64_t relative_first) const {
+    const std::uint32_t type = ELF64_R_TYPE(r.r_info);
+    const std::uint64_t sym = ELF64_R_SYM(r.r_info);
+    const std::string which = std::string(what) + " relocation " + dec(i);
+    if (type == R_X86_64_NONE) return {};
+    const std::uint64_t width = relocation_width(type);
+    if (width == 0) return fail(which + " has type " + dec(type) + ", which a -fPIC patch does not use");
+    if (i < relative_first && type != R_X86_64_RELATIVE) return fail(which + " is counted by DT_RELACOUNT but is not R_X86_64_RELATIVE");
+    if (sym >= std::max<std::uint64_t>(elf_.nsyms_, 1)) return fail(which + " refers to symbol " + dec(sym) + " of " + dec(elf_.nsyms_));
+    const LoadSegment* seg = elf_.segment_of(r.r_offset, width);
+    if (seg == nullptr || !(seg->flags & PF_W)) return fail(which + " writes at " + hex(r.r_offset) + ", outside the writable PT_LOAD segments");
+    if (type == R_X86_64_RELATIVE) return {};
+    unsigned sym_type = STT_NOTYPE;
+    if (sym != 0) {
+      Elf64_Sym s{};
+      read_vaddr(elf_.symtab_ + sym * sizeof s, s);
+      sym_type = ELF64_ST_TYPE(s.st_info);
+    }
+    if (is_tls_relocation(type)) {
+      if (sym == 0 ? !has_tls_ : sym_type != STT_TLS) return fail(which + " is a thread-local relocation against a symbol that is not thread-local");
+    } else {
+      if (sym == 0) return fail(which + " of type " + dec(type) + " names no symbol");
+      if (sym_type == STT_TLS) return fail(which + " is not a thread-local relocation but refers to a thread-local symbol");
+    }
     return {};
   }
 
