@@ -462,10 +462,12 @@ class LoadableElfChecker {
     const std::uint32_t type = ELF64_R_TYPE(r.r_info);
     const std::uint64_t sym = ELF64_R_SYM(r.r_info);
     const std::string which = std::string(what) + " relocation " + dec(i);
+    // ld.so applies the first DT_RELACOUNT entries as RELATIVE without looking at their type
+    // (and asserts that it is), R_X86_64_NONE included.
+    if (i < relative_first && type != R_X86_64_RELATIVE) return fail(which + " is counted by DT_RELACOUNT but is not R_X86_64_RELATIVE");
     if (type == R_X86_64_NONE) return {};
     const std::uint64_t width = relocation_width(type);
     if (width == 0) return fail(which + " has type " + dec(type) + ", which a -fPIC patch does not use");
-    if (i < relative_first && type != R_X86_64_RELATIVE) return fail(which + " is counted by DT_RELACOUNT but is not R_X86_64_RELATIVE");
     if (sym >= std::max<std::uint64_t>(elf_.nsyms_, 1)) return fail(which + " refers to symbol " + dec(sym) + " of " + dec(elf_.nsyms_));
     const LoadSegment* seg = elf_.segment_of(r.r_offset, width);
     if (seg == nullptr || !(seg->flags & PF_W)) return fail(which + " writes at " + hex(r.r_offset) + ", outside the writable PT_LOAD segments");

@@ -51,6 +51,7 @@ class ElfBytes {
     return d;
   }
   Elf64_Rela* first_rela() { return reinterpret_cast<Elf64_Rela*>(b.data() + offset_of(dyn(DT_RELA)->d_un.d_ptr)); }
+  Elf64_Rela* last_rela() { return first_rela() + dyn(DT_RELASZ)->d_un.d_val / sizeof(Elf64_Rela) - 1; }
   std::uint32_t* gnu_hash() { return reinterpret_cast<std::uint32_t*>(b.data() + offset_of(dyn(DT_GNU_HASH)->d_un.d_ptr)); }
 };
 
@@ -173,8 +174,11 @@ const Corruption kCorruptions[] = {
      "has DT_TEXTREL, which a patch must not use (text relocations make code writable)"},
     {"RelEntries", [](ElfBytes& e) { e.dyn(DT_RELACOUNT)->d_tag = DT_REL; }, "has DT_REL, which a patch must not use (x86-64 uses RELA)"},
     {"RelocationSizeNotMultiple", [](ElfBytes& e) { e.dyn(DT_RELASZ)->d_un.d_val += 8; }, "DT_RELA size 200 is not a multiple of 24"},
-    {"RelocationType", [](ElfBytes& e) { e.first_rela()->r_info = ELF64_R_INFO(0, R_X86_64_COPY); },
-     "DT_RELA relocation 0 has type 5, which a -fPIC patch does not use"},
+    {"RelocationType", [](ElfBytes& e) { e.last_rela()->r_info = ELF64_R_INFO(1, R_X86_64_COPY); },
+     "DT_RELA relocation 7 has type 5, which a -fPIC patch does not use"},
+    // Found by fuzzing: ld.so asserts that every entry DT_RELACOUNT covers is RELATIVE, NONE included.
+    {"RelativeCountCoversNone", [](ElfBytes& e) { e.first_rela()->r_info = ELF64_R_INFO(0, R_X86_64_NONE); },
+     "DT_RELA relocation 0 is counted by DT_RELACOUNT but is not R_X86_64_RELATIVE"},
     {"RelocationIntoCode", [](ElfBytes& e) { e.first_rela()->r_offset = 0x1100; },
      "DT_RELA relocation 0 writes at 0x1100, outside the writable PT_LOAD segments"},
     {"RelocationSymbolOutOfRange",
