@@ -5,6 +5,7 @@
 #include "image/module_list.hpp"
 #include "support/content_hash.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
@@ -137,21 +138,55 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
     memfd_failure = std::string("memfd_create: ") + std::strerror(errno);
   }
   if (handle == nullptr) {
-    // No memfd (or exec of it forbidden, vm.memfd_noexec): load the file, then make sure it is
-    // still the content that was checked.
-    handle = dlopen(image.path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr)
-      return make_error(ErrorCode::load_failed, image.path,
-                        "dlopen failed: " + dl_error() + (memfd_failure.empty() ? "" : " (from memory: " + memfd_failure + ")"));
-    if (image.build_id.empty() || loaded_build_id(handle) != image.build_id) {
-      dlclose(handle);
-      return make_error(ErrorCode::load_failed, image.path,
-                        "the loaded object is not the file that was checked (it changed, or another object was "
-                        "loaded under that path before)");
-    }
+    // No memfd (or exec of it forbidden, vm.memfd_noexec): load the file through a descriptor whose
+    // content is hashed first, so a file replaced or rewritten since it was checked is refused
+    // rather than loaded unchecked. Only a writer of that very file, racing this call, could still
+    // change it between the hash and the mapping.
+    auto loaded = load_checked_file(image, memfd_failure);
+    if (!loaded) return loaded.error();
+    handle = *loaded;
   }
   fresh = true;
   by_sha256_[image.sha256] = handle;
+  return handle;
+}
+
+Result<void*> PatchLoader::load_checked_file(const PatchImage& image, const std::string& memfd_failure) {
+  const std::string from_memory = memfd_failure.empty() ? "" : " (from memory: " + memfd_failure + ")";
+  const int fd = ::open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(ErrorCode::load_failed, image.path,
+                      std::string("cannot open the patch file to load it: ") + std::strerror(errno) + from_memory);
+  std::vector<std::uint8_t> content;
+  std::uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || content.size() + static_cast<std::size_t>(n) > kMaxPatchSize) break;
+    content.insert(content.end(), buf, buf + n);
+  }
+  if (support::sha256_hex(content) != image.sha256) {
+    ::close(fd);
+    return make_error(ErrorCode::load_failed, image.path,
+                      "the file is not the content that was checked (it changed since)" + from_memory);
+  }
+  const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
+  void* handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    ::close(fd);
+    return make_error(ErrorCode::load_failed, image.path, "dlopen failed: " + dl_error() + from_memory);
+  }
+  // ld.so also knows objects by inode: a file loaded before and rewritten in place since would be
+  // answered with the old object.
+  const bool known = std::any_of(by_sha256_.begin(), by_sha256_.end(), [&](const auto& kv) { return kv.second == handle; });
+  if (known || image.build_id.empty() || loaded_build_id(handle) != image.build_id) {
+    if (!known) dlclose(handle);
+    ::close(fd);
+    return make_error(ErrorCode::load_failed, image.path,
+                      "the loaded object is not the file that was checked (it changed, or another object was "
+                      "loaded from that file before)");
+  }
+  memfds_[handle] = fd;
   return handle;
 }
 

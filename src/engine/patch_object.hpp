@@ -42,8 +42,10 @@ class PatchLoader {
   void forget(void* handle);
 
  private:
+  Result<void*> load_checked_file(const PatchImage& image, const std::string& memfd_failure);
+
   std::map<std::string, void*> by_sha256_;
-  std::map<void*, int> memfds_;  // kept open: dlopen knows the object by its /proc/self/fd path
+  std::map<void*, int> memfds_;  // kept open (memfd or file): dlopen knows the object by its /proc/self/fd path
 };
 
 }  // namespace hotpatch::engine

@@ -5,6 +5,12 @@
 #include "targets.h"
 
 #include <elf.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -139,6 +145,43 @@ TEST_F(PatchSecurityTest, RelaEntrySizeOf32IsRefusedAndTheProcessLives) {
   EXPECT_THAT(refused_malformed(elf.b), HasSubstr("DT_RELAENT is 32, not 24"));
   EXPECT_EQ(hp_c_add(1), 2);
   EXPECT_TRUE(hotpatch::patch_table().empty());
+}
+
+// Where memfd_create is unavailable the patch is loaded from its file, only after that file's content
+// was hashed again and found to be what was checked. Runs in a child process (seccomp is one-way).
+TEST_F(PatchSecurityTest, WithoutMemfdOnlyTheCheckedFileContentIsLoaded) {
+  const auto original = read_bytes(patch_path("c_add_v1"));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(10);
+    // Bytes whose name is no file holding them: nothing else may be loaded in their place.
+    auto modified = original;
+    modified[find_c_add_fixed(modified) + 2] = 0x65;
+    auto r = hotpatch::apply_patch_image(modified, patch_path("c_add_v1"));
+    if (r.has_value()) _exit(11);
+    if (r.error().code != ErrorCode::load_failed) _exit(12);
+    if (r.error().what().find("the file is not the content that was checked") == std::string::npos) _exit(13);
+    if (r.error().what().find("memfd_create: Function not implemented") == std::string::npos) _exit(14);
+    if (hp_c_add(1) != 2) _exit(15);
+    // The file itself, unchanged since it was read: loaded from it.
+    r = hotpatch::apply_patch_file(patch_path("c_add_v1"));
+    if (!r.has_value()) _exit(16);
+    if (hp_c_add(1) != 101) _exit(17);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died with signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10 seccomp setup, 11 other bytes applied, 12-14 wrong error, 15 code changed, "
+                                       "16 file refused, 17 file not applied";
 }
 
 struct Corruption {
