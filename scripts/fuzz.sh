@@ -15,7 +15,7 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 # ELF files and index documents are large inputs; the rest are lines and small files.
 max_len() {
   case $1 in
-    elf) echo 65536 ;;
+    elf|patch_elf) echo 65536 ;;
     index) echo 65536 ;;
     *) echo 8192 ;;
   esac

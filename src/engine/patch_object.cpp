@@ -1,7 +1,11 @@
 #include "engine/patch_object.hpp"
 
+#include "engine/patch_validation.hpp"
+#include "image/loadable_elf.hpp"
 #include "image/module_list.hpp"
+#include "support/content_hash.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <dlfcn.h>
@@ -92,15 +96,18 @@ Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const
     return e;
   }
   HOTPATCH_LET(manifest, manifest_of(*elf));
+  // dlopen maps, relocates and runs constructors in one step: everything that could refuse the
+  // patch afterwards is decided here, from the bytes, while none of its code has run.
+  HOTPATCH_LET(loadable, image::check_loadable_elf(elf->bytes(), path));
+  HOTPATCH_TRY(check_manifest_exports(loadable, manifest, path));
   std::string build_id = elf->build_id();
-  return PatchImage{path, std::move(*elf), std::move(manifest), std::move(build_id)};
+  std::string sha256 = support::sha256_hex(elf->bytes());
+  return PatchImage{path, std::move(*elf), std::move(manifest), std::move(build_id), std::move(sha256)};
 }
 
 Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
   fresh = false;
-  if (!image.build_id.empty()) {
-    if (auto it = by_build_id_.find(image.build_id); it != by_build_id_.end()) return it->second;
-  }
+  if (auto it = by_sha256_.find(image.sha256); it != by_sha256_.end()) return it->second;
   const std::string name = "hotpatch:" + image.manifest.id + ":v" + std::to_string(image.manifest.version);
   void* handle = nullptr;
   std::string memfd_failure;
@@ -131,26 +138,60 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
     memfd_failure = std::string("memfd_create: ") + std::strerror(errno);
   }
   if (handle == nullptr) {
-    // No memfd (or exec of it forbidden, vm.memfd_noexec): load the file, then make sure it is
-    // still the content that was checked.
-    handle = dlopen(image.path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr)
-      return make_error(ErrorCode::load_failed, image.path,
-                        "dlopen failed: " + dl_error() + (memfd_failure.empty() ? "" : " (from memory: " + memfd_failure + ")"));
-    if (image.build_id.empty() || loaded_build_id(handle) != image.build_id) {
-      dlclose(handle);
-      return make_error(ErrorCode::load_failed, image.path,
-                        "the loaded object is not the file that was checked (it changed, or another object was "
-                        "loaded under that path before)");
-    }
+    // No memfd (or exec of it forbidden, vm.memfd_noexec): load the file through a descriptor whose
+    // content is hashed first, so a file replaced or rewritten since it was checked is refused
+    // rather than loaded unchecked. Only a writer of that very file, racing this call, could still
+    // change it between the hash and the mapping.
+    auto loaded = load_checked_file(image, memfd_failure);
+    if (!loaded) return loaded.error();
+    handle = *loaded;
   }
   fresh = true;
-  if (!image.build_id.empty()) by_build_id_[image.build_id] = handle;
+  by_sha256_[image.sha256] = handle;
+  return handle;
+}
+
+Result<void*> PatchLoader::load_checked_file(const PatchImage& image, const std::string& memfd_failure) {
+  const std::string from_memory = memfd_failure.empty() ? "" : " (from memory: " + memfd_failure + ")";
+  const int fd = ::open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return make_error(ErrorCode::load_failed, image.path,
+                      std::string("cannot open the patch file to load it: ") + std::strerror(errno) + from_memory);
+  std::vector<std::uint8_t> content;
+  std::uint8_t buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || content.size() + static_cast<std::size_t>(n) > kMaxPatchSize) break;
+    content.insert(content.end(), buf, buf + n);
+  }
+  if (support::sha256_hex(content) != image.sha256) {
+    ::close(fd);
+    return make_error(ErrorCode::load_failed, image.path,
+                      "the file is not the content that was checked (it changed since)" + from_memory);
+  }
+  const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
+  void* handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    ::close(fd);
+    return make_error(ErrorCode::load_failed, image.path, "dlopen failed: " + dl_error() + from_memory);
+  }
+  // ld.so also knows objects by inode: a file loaded before and rewritten in place since would be
+  // answered with the old object.
+  const bool known = std::any_of(by_sha256_.begin(), by_sha256_.end(), [&](const auto& kv) { return kv.second == handle; });
+  if (known || image.build_id.empty() || loaded_build_id(handle) != image.build_id) {
+    if (!known) dlclose(handle);
+    ::close(fd);
+    return make_error(ErrorCode::load_failed, image.path,
+                      "the loaded object is not the file that was checked (it changed, or another object was "
+                      "loaded from that file before)");
+  }
+  memfds_[handle] = fd;
   return handle;
 }
 
 void PatchLoader::forget(void* handle) {
-  std::erase_if(by_build_id_, [&](const auto& kv) { return kv.second == handle; });
+  std::erase_if(by_sha256_, [&](const auto& kv) { return kv.second == handle; });
   if (auto it = memfds_.find(handle); it != memfds_.end()) {
     ::close(it->second);
     memfds_.erase(it);

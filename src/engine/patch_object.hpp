@@ -18,9 +18,11 @@ struct PatchImage {
   image::ElfFile elf;  ///< holds the bytes
   PatchManifest manifest;
   std::string build_id;  ///< the patch object's own build-id ("" when it has none)
+  std::string sha256;    ///< lower-case hex SHA-256 of the exact bytes: the identity of this content
 };
 
-/// Reads the file (at most 256 MiB) and its manifest.
+/// Reads the file (at most 256 MiB) and its manifest, and checks, before any of it can run, that
+/// ld.so can load it safely and that it exports what its manifest names.
 Result<PatchImage> read_patch_image(const std::string& path);
 
 /// The same from bytes already in memory; `name` stands for the patch in messages.
@@ -29,7 +31,8 @@ Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const
 /// Manifest of an ELF file already opened.
 Result<PatchManifest> manifest_of(const image::ElfFile& file);
 
-/// Loads patch images, once per distinct content (keyed by the patch's build-id).
+/// Loads patch images, once per distinct content. Keyed by the SHA-256 of the bytes, not by the
+/// build-id: a modified copy keeps its build-id, and must not be answered with the code loaded before.
 class PatchLoader {
  public:
   /// dlopen handle for the image; `fresh` tells whether this call loaded it (so it may be closed
@@ -39,8 +42,10 @@ class PatchLoader {
   void forget(void* handle);
 
  private:
-  std::map<std::string, void*> by_build_id_;
-  std::map<void*, int> memfds_;  // kept open: dlopen knows the object by its /proc/self/fd path
+  Result<void*> load_checked_file(const PatchImage& image, const std::string& memfd_failure);
+
+  std::map<std::string, void*> by_sha256_;
+  std::map<void*, int> memfds_;  // kept open (memfd or file): dlopen knows the object by its /proc/self/fd path
 };
 
 }  // namespace hotpatch::engine
