@@ -46,7 +46,8 @@ Result<UpdateOutcome> RegistryUpdater::run_once(const std::string& trigger) {
     return apply.error();
   }
   for (const auto& p : apply->applied) {
-    log::info("registry (" + trigger + "): applied " + p.id + " version " + std::to_string(p.version));
+    log::info("registry (" + trigger + "): applied " + p.id + " version " + std::to_string(p.version) + " (sha256 " +
+              p.blob_sha256 + ", bound by the signed index)");
   }
   for (const auto& f : apply->failed) {
     log::warning("registry (" + trigger + "): " + f.patch.id + " version " + std::to_string(f.patch.version) +

@@ -254,7 +254,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   const auto t_written = std::chrono::steady_clock::now();
   const auto now = std::chrono::system_clock::now();
   AppliedRecord record;
-  record.info = {manifest, path, std::string(), now};
+  record.info = {manifest, path, image.sha256, now};
   record.handle = handle;
   for (const auto& p : plans) record.functions.push_back(p.address);
   const AppliedRecord& rec = table_.add_patch(std::move(record));
