@@ -19,6 +19,17 @@ Error sys_error(const std::string& path, const char* what) {
   return make_error(ErrorCode::io, path, std::string(what) + ": " + std::strerror(errno));
 }
 
+// All of `data`, then fsync; on failure, what failed ("cannot write", "cannot sync").
+const char* write_and_sync(int fd, std::string_view data) {
+  for (std::size_t done = 0; done < data.size();) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "cannot write";
+    done += static_cast<std::size_t>(n);
+  }
+  return ::fsync(fd) != 0 ? "cannot sync" : nullptr;
+}
+
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -46,13 +57,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     return e;
   };
   if (::fchmod(f.fd, mode) != 0) return fail("cannot set mode");
-  for (std::size_t done = 0; done < data.size();) {
-    ssize_t n = ::write(f.fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(f.fd) != 0) return fail("cannot sync");
+  if (const char* failed = write_and_sync(f.fd, data)) return fail(failed);
   if (::close(f.fd) != 0) {
     f.fd = -1;
     return fail("cannot close");
@@ -254,13 +259,7 @@ Status CacheDir::write(std::string_view name_view, std::string_view data) const 
   };
   // The umask may have taken bits away, never added any; set the exact mode.
   if (::fchmod(f.fd, 0600) != 0) return fail("cannot set mode");
-  for (std::size_t done = 0; done < data.size();) {
-    ssize_t n = ::write(f.fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(f.fd) != 0) return fail("cannot sync");
+  if (const char* failed = write_and_sync(f.fd, data)) return fail(failed);
   if (::close(std::exchange(f.fd, -1)) != 0) return fail("cannot close");
   if (::renameat(fd_, tmp.c_str(), fd_, name.c_str()) != 0) return fail("cannot rename into place");
   // The rename is durable only once the directory entry is on disk.

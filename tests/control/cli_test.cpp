@@ -159,6 +159,9 @@ TEST_F(Cli, ProcessesThatCannotBeControlled) {
   auto usage = hp({"status"});
   EXPECT_EQ(usage.rc, 2);
   EXPECT_NE(usage.err.find("Exactly 1 option from [--pid,--all] is required"), std::string::npos) << usage.err;
+  auto all_users = hp({"status", "--pid", "1", "--all-users"});
+  EXPECT_EQ(all_users.rc, 2);
+  EXPECT_NE(all_users.err.find("--all-users requires --all"), std::string::npos) << all_users.err;
   auto both = hp({"update", "--pid", "1", "--all"});
   EXPECT_EQ(both.rc, 2);
   EXPECT_NE(both.err.find("Exactly 1 option from [--pid,--all] is required and 2 were given"), std::string::npos)

@@ -60,9 +60,11 @@ void TargetOptions::add_to(CLI::App& cmd, bool allow_all, bool with_json) {
     // A group of its own, so that "exactly one of" names only these two options.
     auto* which = cmd.add_option_group("target", "Which processes");
     which->add_option("--pid", pid, "Process to act on");
-    which->add_flag("--all", all, "Act on every enabled process of this user (for root: in root's socket directories)");
+    auto* all_flag =
+        which->add_flag("--all", all, "Act on every enabled process of this user (for root: in root's socket directories)");
     which->require_option(1);
-    cmd.add_flag("--all-users", all_users, "With --all as root: also processes in other users' socket directories");
+    cmd.add_flag("--all-users", all_users, "With --all as root: also processes in other users' socket directories")
+        ->needs(all_flag);
   } else {
     cmd.add_option("--pid", pid, "Process to act on")->required();
   }
