@@ -67,7 +67,7 @@ TEST_F(Cli, PsStatusApplyRevertOnAPreloadedProgram) {
   auto ps = hp({"ps"});
   EXPECT_EQ(ps.rc, 0) << ps.err;
   EXPECT_NE(ps.out.find("PID"), std::string::npos);
-  EXPECT_NE(ps.out.find(pid + "  root"), std::string::npos) << ps.out;
+  EXPECT_NE(squeeze_spaces(ps.out).find("\n" + pid + " root "), std::string::npos) << ps.out;
 
   auto apply = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/answer_v1.so"});
   EXPECT_EQ(apply.rc, 0) << apply.err;

@@ -165,7 +165,7 @@ TEST_F(Security, MalformedAnswerFailsOnlyThatProcess) {
   auto ps = hp({"ps"});
   EXPECT_EQ(ps.rc, 1);
   EXPECT_EQ(contains(ps.out, "(no answer: process " + bad + ": answer: is malformed: result.patches is array, not a number)"), "");
-  EXPECT_EQ(contains(ps.out, pid + "  root"), "");
+  EXPECT_EQ(contains(squeeze_spaces(ps.out), "\n" + pid + " root "), "");
 
   // The rollout goes on past the malformed processes.
   auto apply = hp({"apply", "--all", "--allow-unsigned", patches + "/answer_v1.so"});
@@ -206,7 +206,7 @@ TEST_F(Security, PsOverAHundredEndpointsWithThreeSilentTakesUnderTwoSeconds) {
   for (pid_t p : silent) {
     EXPECT_EQ(contains(ps.out, "(no answer: process " + std::to_string(p) + ": did not answer within 1.00 s)"), "");
   }
-  for (const auto& f : fakes) EXPECT_TRUE(has(ps.out, std::to_string(f.pid()) + "  root")) << f.pid();
+  for (const auto& f : fakes) EXPECT_TRUE(has(squeeze_spaces(ps.out), "\n" + std::to_string(f.pid()) + " root ")) << f.pid();
 }
 
 TEST_F(Security, EscapeSequencesInAnswersAreShownEscaped) {
@@ -280,14 +280,14 @@ TEST_F(Security, PsListsProcessesWithTheirOwnControlDirectory) {
   Child target = start_target(dir_.path() + "/state", {{"HOTPATCH_CONTROL_DIR", custom}});
   auto ps = hp({"ps"});
   EXPECT_EQ(ps.rc, 0) << ps.err;
-  EXPECT_EQ(contains(ps.out, std::to_string(target.pid()) + "  root"), "");
+  EXPECT_EQ(contains(squeeze_spaces(ps.out), "\n" + std::to_string(target.pid()) + " root "), "");
   EXPECT_EQ(hp({"status", "--pid", std::to_string(target.pid())}).rc, 0);
 
   if (::geteuid() != 0) return;
   // The same directory handed to another user is no longer trusted for root's process.
   ASSERT_EQ(::chown(custom.c_str(), nobody_uid(), nobody_uid()), 0);
   auto refused = hp({"ps"});
-  EXPECT_FALSE(has(refused.out, std::to_string(target.pid()) + "  root")) << refused.out;
+  EXPECT_FALSE(has(squeeze_spaces(refused.out), "\n" + std::to_string(target.pid()) + " root ")) << refused.out;
   EXPECT_EQ(contains(refused.err, "hotpatch: " + custom + ": belongs to uid " + std::to_string(nobody_uid()) +
                                       ", not to uid 0; ignored\n"),
             "");

@@ -115,6 +115,13 @@ bool exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
+std::string squeeze_spaces(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    if (c != ' ' || out.empty() || out.back() != ' ') out += c;
+  return out;
+}
+
 uid_t nobody_uid() {
   passwd* pw = ::getpwnam("nobody");
   return pw != nullptr ? pw->pw_uid : 65534;

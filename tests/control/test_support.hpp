@@ -57,6 +57,10 @@ bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 std::string read_text(const std::string& path);
 bool exists(const std::string& path);
+/// Runs of spaces as one space: table rows compared without their padding, which depends on the
+/// widest cell (another process's longer pid widens the column).
+std::string squeeze_spaces(const std::string& text);
+
 /// The uid of `nobody` (65534 when there is no such entry).
 uid_t nobody_uid();
 
