@@ -11,6 +11,16 @@ int main(int argc, char** argv) {
   if (argc < 3) return 2;
   uid_t uid = (uid_t)atoi(argv[1]);
   gid_t gid = (gid_t)atoi(argv[2]);
+  /* Fork once the endpoint's thread is up and idle in poll(), as a real server forks long after
+   * start. (The ASan runtime of GCC 12 has no fork handler for its allocator: a fork while another
+   * thread allocates would leave the child's allocator locked.) */
+  const char* dir = getenv("HOTPATCH_CONTROL_DIR");
+  if (dir != NULL) {
+    char sock[4096];
+    snprintf(sock, sizeof sock, "%s/%d.sock", dir, (int)getpid());
+    for (int i = 0; i < 500 && access(sock, F_OK) != 0; ++i) usleep(10000);
+  }
+  usleep(100000);
   pid_t worker = fork();
   if (worker < 0) return 3;
   if (worker == 0) {
