@@ -111,7 +111,7 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
   const std::string name = "hotpatch:" + image.manifest.id + ":v" + std::to_string(image.manifest.version);
   void* handle = nullptr;
   std::string memfd_failure;
-  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
+  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd >= 0) {
     const auto& bytes = image.elf.bytes();
     std::size_t done = 0;
@@ -121,7 +121,12 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
       if (n <= 0) break;
       done += static_cast<std::size_t>(n);
     }
-    if (done == bytes.size()) {
+    // Sealed before it is loaded: the mapped object can never differ from the bytes checked, even
+    // through its /proc/self/fd path, for as long as the descriptor lives.
+    const bool sealed = done == bytes.size() &&
+                        ::fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0;
+    if (done == bytes.size() && !sealed) memfd_failure = std::string("cannot seal the memfd: ") + std::strerror(errno);
+    if (sealed) {
       const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
       handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (handle == nullptr) memfd_failure = dl_error();
