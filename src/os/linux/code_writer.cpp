@@ -70,6 +70,14 @@ std::string write_proc_mem(WriterState& s, std::uintptr_t address, const std::ui
   return {};
 }
 
+// A store into code: uninstrumented, since ThreadSanitizer keeps no shadow memory for code pages
+// and its instrumented store would fault there.
+__attribute__((no_sanitize_thread, noinline)) void store_code_bytes(std::uintptr_t address, const std::uint8_t* bytes,
+                                                                     std::size_t n) {
+  auto* dst = reinterpret_cast<volatile std::uint8_t*>(address);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = bytes[i];
+}
+
 std::string write_mprotect(std::uintptr_t address, const std::uint8_t* bytes, std::size_t n) {
   auto maps = read_memory_map();
   if (!maps) return maps.error().what();
@@ -81,8 +89,7 @@ std::string write_mprotect(std::uintptr_t address, const std::uint8_t* bytes, st
   void* p = reinterpret_cast<void*>(page);
   if (::mprotect(p, span, mapping->prot | PROT_WRITE | PROT_EXEC) != 0)
     return std::string("mprotect(PROT_WRITE|PROT_EXEC): ") + std::strerror(errno);
-  auto* dst = reinterpret_cast<volatile std::uint8_t*>(address);
-  for (std::size_t i = 0; i < n; ++i) dst[i] = bytes[i];
+  store_code_bytes(address, bytes, n);
   if (::mprotect(p, span, mapping->prot) != 0 || (last->prot != mapping->prot && ::mprotect(p, span, last->prot) != 0))
     return std::string("mprotect restoring protection: ") + std::strerror(errno);
   return {};
