@@ -257,7 +257,10 @@ class LoadableElfChecker {
     if (has(DT_RELA) != has(DT_RELASZ)) return fail("has only one of DT_RELA and DT_RELASZ");
     if (has(DT_RELA) && !has(DT_RELAENT)) return fail("has DT_RELA without DT_RELAENT");
     if (has(DT_PLTREL) && val(DT_PLTREL) != DT_RELA) return fail("DT_PLTREL is " + dec(val(DT_PLTREL)) + ", not DT_RELA (7)");
-    if (has(DT_JMPREL) && (!has(DT_PLTRELSZ) || !has(DT_PLTREL))) return fail("has DT_JMPREL without DT_PLTRELSZ and DT_PLTREL");
+    // ld.so reads all three (and the GOT for lazy binding) as soon as one of them is present.
+    if ((has(DT_JMPREL) || has(DT_PLTREL) || has(DT_PLTRELSZ)) && !(has(DT_JMPREL) && has(DT_PLTREL) && has(DT_PLTRELSZ)))
+      return fail("has only some of DT_JMPREL, DT_PLTREL and DT_PLTRELSZ");
+    if (has(DT_JMPREL) && !has(DT_PLTGOT)) return fail("has DT_JMPREL without DT_PLTGOT");
     if (has(DT_RELACOUNT) && !has(DT_RELA)) return fail("has DT_RELACOUNT without DT_RELA");
     if (has(DT_INIT_ARRAY) != has(DT_INIT_ARRAYSZ)) return fail("has only one of DT_INIT_ARRAY and DT_INIT_ARRAYSZ");
     if (has(DT_FINI_ARRAY) != has(DT_FINI_ARRAYSZ)) return fail("has only one of DT_FINI_ARRAY and DT_FINI_ARRAYSZ");

@@ -139,6 +139,18 @@ TEST_F(PatchSecurityTest, HiddenReplacementPointerIsNotAnExport) {
   EXPECT_EQ(std::getenv("HP_TRACE_HIDDEN_REPLACEMENT"), nullptr) << "the patch's constructor ran";
 }
 
+// Found by fuzzing: ld.so reads DT_JMPREL and DT_PLTRELSZ whenever DT_PLTREL is present, and
+// dereferences a null entry for a missing one.
+TEST_F(PatchSecurityTest, PltRelocationTagWithoutItsTableIsRefusedAndTheProcessLives) {
+  ElfBytes elf(read_bytes(patch_path("c_add_v1")));
+  Elf64_Dyn* d = elf.dyn(DT_PLTGOT);
+  d->d_tag = DT_PLTREL;
+  d->d_un.d_val = DT_RELA;
+  EXPECT_THAT(refused_malformed(elf.b), HasSubstr("has only some of DT_JMPREL, DT_PLTREL and DT_PLTRELSZ"));
+  EXPECT_EQ(hp_c_add(1), 2);
+  EXPECT_TRUE(hotpatch::patch_table().empty());
+}
+
 TEST_F(PatchSecurityTest, RelaEntrySizeOf32IsRefusedAndTheProcessLives) {
   ElfBytes elf(read_bytes(patch_path("c_add_v1")));
   elf.dyn(DT_RELAENT)->d_un.d_val = 32;  // ld.so asserts on this and takes the process down
