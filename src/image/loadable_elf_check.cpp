@@ -214,6 +214,8 @@ class LoadableElfChecker {
     if (!fits(ph.p_offset, ph.p_filesz, 0, elf_.bytes_.size())) return fail(seg + " extends past the end of the file");
     if (!fits(ph.p_vaddr, ph.p_memsz, 0, kMaxSpan)) return fail(seg + " lies outside the first 4 GiB of the object's address space");
     if ((ph.p_flags & PF_W) && (ph.p_flags & PF_X)) return fail(seg + " is both writable and executable");
+    // ld.so reads the program headers and dynamic tables from the loaded segments themselves.
+    if (!(ph.p_flags & PF_R)) return fail(seg + " is not readable");
     if (!elf_.loads_.empty()) {
       const auto& prev = elf_.loads_.back();
       const std::uint64_t prev_end = (prev.vaddr + prev.memsz + kPage - 1) & ~(kPage - 1);

@@ -151,6 +151,15 @@ TEST_F(PatchSecurityTest, PltRelocationTagWithoutItsTableIsRefusedAndTheProcessL
   EXPECT_TRUE(hotpatch::patch_table().empty());
 }
 
+// Found by fuzzing: ld.so reads the program headers through the segment that holds them.
+TEST_F(PatchSecurityTest, UnreadableLoadSegmentIsRefusedAndTheProcessLives) {
+  ElfBytes elf(read_bytes(patch_path("c_add_v1")));
+  elf.phdr(PT_LOAD)->p_flags = 0;
+  EXPECT_THAT(refused_malformed(elf.b), HasSubstr("is not readable"));
+  EXPECT_EQ(hp_c_add(1), 2);
+  EXPECT_TRUE(hotpatch::patch_table().empty());
+}
+
 TEST_F(PatchSecurityTest, RelaEntrySizeOf32IsRefusedAndTheProcessLives) {
   ElfBytes elf(read_bytes(patch_path("c_add_v1")));
   elf.dyn(DT_RELAENT)->d_un.d_val = 32;  // ld.so asserts on this and takes the process down
