@@ -38,6 +38,7 @@ enum class ErrorCode : int {
   parse = 22,             ///< malformed JSON, key file or signature text
   protocol = 23,          ///< control endpoint protocol violation
   permission = 24,        ///< peer credentials or file permissions refused
+  unsafe_threads = 25,    ///< a thread could be killed or hurt by the write and cannot be stopped for it
 };
 
 /// Short stable name of a code, e.g. "write_denied".

@@ -118,6 +118,7 @@ struct EngineStats {
   std::uint64_t safety_rounds = 0;      ///< signal rounds over all threads
   std::uint64_t threads_relocated = 0;  ///< threads moved out of bytes being overwritten
   std::uint64_t trap_redirects = 0;     ///< callers caught by the temporary int3 and sent on
+  std::uint64_t threads_held = 0;       ///< threads stopped for a write (they block SIGTRAP or the check signal)
   // Where successful transactions spent their time (nanoseconds, summed), for the benchmarks.
   std::uint64_t resolve_ns = 0;  ///< apply: reading the manifest, resolving and checking every target
   std::uint64_t load_ns = 0;     ///< apply: dlopen and binding replacements and imports

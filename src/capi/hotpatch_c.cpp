@@ -8,6 +8,34 @@
 #include <string>
 #include <vector>
 
+// The C enum mirrors every ErrorCode: a function returning one must never give C an unnamed value.
+static_assert(static_cast<int>(hotpatch::ErrorCode::ok) == HOTPATCH_OK);
+static_assert(static_cast<int>(hotpatch::ErrorCode::invalid_argument) == HOTPATCH_E_INVALID_ARGUMENT);
+static_assert(static_cast<int>(hotpatch::ErrorCode::io) == HOTPATCH_E_IO);
+static_assert(static_cast<int>(hotpatch::ErrorCode::malformed_patch) == HOTPATCH_E_MALFORMED_PATCH);
+static_assert(static_cast<int>(hotpatch::ErrorCode::wrong_build) == HOTPATCH_E_WRONG_BUILD);
+static_assert(static_cast<int>(hotpatch::ErrorCode::symbol_not_found) == HOTPATCH_E_SYMBOL_NOT_FOUND);
+static_assert(static_cast<int>(hotpatch::ErrorCode::ambiguous_symbol) == HOTPATCH_E_AMBIGUOUS_SYMBOL);
+static_assert(static_cast<int>(hotpatch::ErrorCode::not_patchable) == HOTPATCH_E_NOT_PATCHABLE);
+static_assert(static_cast<int>(hotpatch::ErrorCode::version_not_newer) == HOTPATCH_E_VERSION_NOT_NEWER);
+static_assert(static_cast<int>(hotpatch::ErrorCode::write_denied) == HOTPATCH_E_WRITE_DENIED);
+static_assert(static_cast<int>(hotpatch::ErrorCode::threads_unresponsive) == HOTPATCH_E_THREADS_UNRESPONSIVE);
+static_assert(static_cast<int>(hotpatch::ErrorCode::load_failed) == HOTPATCH_E_LOAD_FAILED);
+static_assert(static_cast<int>(hotpatch::ErrorCode::not_applied) == HOTPATCH_E_NOT_APPLIED);
+static_assert(static_cast<int>(hotpatch::ErrorCode::already_applied) == HOTPATCH_E_ALREADY_APPLIED);
+static_assert(static_cast<int>(hotpatch::ErrorCode::internal) == HOTPATCH_E_INTERNAL);
+static_assert(static_cast<int>(hotpatch::ErrorCode::signature) == HOTPATCH_E_SIGNATURE);
+static_assert(static_cast<int>(hotpatch::ErrorCode::untrusted_key) == HOTPATCH_E_UNTRUSTED_KEY);
+static_assert(static_cast<int>(hotpatch::ErrorCode::rollback) == HOTPATCH_E_ROLLBACK);
+static_assert(static_cast<int>(hotpatch::ErrorCode::expired) == HOTPATCH_E_EXPIRED);
+static_assert(static_cast<int>(hotpatch::ErrorCode::integrity) == HOTPATCH_E_INTEGRITY);
+static_assert(static_cast<int>(hotpatch::ErrorCode::too_large) == HOTPATCH_E_TOO_LARGE);
+static_assert(static_cast<int>(hotpatch::ErrorCode::network) == HOTPATCH_E_NETWORK);
+static_assert(static_cast<int>(hotpatch::ErrorCode::parse) == HOTPATCH_E_PARSE);
+static_assert(static_cast<int>(hotpatch::ErrorCode::protocol) == HOTPATCH_E_PROTOCOL);
+static_assert(static_cast<int>(hotpatch::ErrorCode::permission) == HOTPATCH_E_PERMISSION);
+static_assert(static_cast<int>(hotpatch::ErrorCode::unsafe_threads) == HOTPATCH_E_UNSAFE_THREADS);
+
 namespace {
 
 thread_local std::vector<hotpatch::PatchedFunction> t_rows;

@@ -65,6 +65,9 @@ Error with_context(Error e, const std::string& step) {
 
 }  // namespace
 
+static Status install_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout);
+static Status remove_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout);
+
 Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
   std::vector<os::SiteRecord> sites;
@@ -77,7 +80,14 @@ Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milli
     sites.push_back(r);
   }
   HOTPATCH_TRY(os::register_sites(sites));
+  // Threads that an int3 would kill or a round cannot reach are stopped for the whole window.
+  HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
+  Status s = install_held(entries, timeout);
+  os::release_held_threads(hold);
+  return s;
+}
 
+static Status install_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   std::size_t done = 0;
   if (auto s = write_int3(entries, done); !s) {
     (void)undo_to_original(entries.first(done), {}, timeout);
@@ -104,7 +114,7 @@ Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milli
   }
   if (auto s = write_head(entries, true, done); !s) {
     // Entries [0, done) are live jumps: take them back out the same careful way.
-    (void)remove_jumps(entries.first(done), timeout);
+    (void)remove_held(entries.first(done), timeout);
     (void)undo_to_original(entries.subspan(done), entries.subspan(done), timeout);
     return s;
   }
@@ -113,6 +123,13 @@ Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milli
 
 Status remove_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
+  HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
+  Status s = remove_held(entries, timeout);
+  os::release_held_threads(hold);
+  return s;
+}
+
+static Status remove_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   std::size_t done = 0;
   auto back_to_jump = [&](std::span<EntryRedirect* const> int3_sites) {
     std::size_t ignored = 0;

@@ -359,6 +359,7 @@ EngineStats Engine::stats() {
   const auto c = os::safety_counters();
   s.safety_rounds = c.rounds;
   s.threads_relocated = c.relocated;
+  s.threads_held = c.held;
   s.trap_redirects = c.trap_redirects;
   return s;
 }

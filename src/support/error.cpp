@@ -29,6 +29,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::parse: return "parse";
     case ErrorCode::protocol: return "protocol";
     case ErrorCode::permission: return "permission";
+    case ErrorCode::unsafe_threads: return "unsafe_threads";
   }
   return "unknown";
 }

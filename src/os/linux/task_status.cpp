@@ -78,4 +78,48 @@ bool signal_blocked(int tid, int sig) {
   return blocked;
 }
 
+std::optional<std::string> status_field(int tid, const char* name) {
+  char path[64];
+  if (tid == 0) std::snprintf(path, sizeof path, "/proc/self/status");
+  else std::snprintf(path, sizeof path, "/proc/self/task/%d/status", tid);
+  std::FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return std::nullopt;
+  const std::size_t len = std::strlen(name);
+  char line[512];
+  std::optional<std::string> value;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, name, len) != 0) continue;
+    std::string v = line + len;
+    const auto first = v.find_first_not_of(" \t");
+    const auto last = v.find_last_not_of(" \t\n");
+    value = first == std::string::npos ? std::string() : v.substr(first, last - first + 1);
+    break;
+  }
+  std::fclose(f);
+  return value;
+}
+
+std::optional<std::uint64_t> blocked_signals(int tid) {
+  auto v = status_field(tid, "SigBlk:");
+  if (!v) return std::nullopt;
+  return std::strtoull(v->c_str(), nullptr, 16);
+}
+
+std::optional<std::uint64_t> pending_signals(int tid) {
+  auto own = status_field(tid, "SigPnd:");
+  auto shared = status_field(tid, "ShdPnd:");
+  if (!own || !shared) return std::nullopt;
+  return std::strtoull(own->c_str(), nullptr, 16) | std::strtoull(shared->c_str(), nullptr, 16);
+}
+
+std::optional<std::string> read_small_file(const char* path) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
 }  // namespace hotpatch::os

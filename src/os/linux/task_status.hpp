@@ -24,4 +24,17 @@ std::string describe_thread(int tid);
 /// cannot be read from a thread that still exists.
 bool signal_blocked(int tid, int sig);
 
+/// SigBlk of a thread, or nothing when it has exited.
+std::optional<std::uint64_t> blocked_signals(int tid);
+
+/// Signals waiting for a thread: its own (SigPnd) and the process's (ShdPnd).
+std::optional<std::uint64_t> pending_signals(int tid);
+
+/// The value of a "Name:" line of /proc/self/task/<tid>/status (/proc/self/status for tid 0),
+/// without surrounding blanks.
+std::optional<std::string> status_field(int tid, const char* name);
+
+/// The first bytes (up to 4 KiB) of a small file such as a sysctl, or nothing.
+std::optional<std::string> read_small_file(const char* path);
+
 }  // namespace hotpatch::os

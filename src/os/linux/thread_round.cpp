@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <linux/membarrier.h>
@@ -42,12 +43,14 @@ std::atomic<AckBoard*> g_board{nullptr};
 std::atomic<std::uint64_t> g_rounds{0};
 std::atomic<std::uint64_t> g_relocated{0};
 std::atomic<std::uint64_t> g_trap_redirects{0};
+std::atomic<std::uint64_t> g_held{0};
 std::atomic<bool> g_membarrier{false};
 int g_check_signal = 0;
 struct sigaction g_previous_trap{};
 
 std::mutex g_install_mutex;  // guards installation, table and board replacement
 bool g_installed = false;
+std::vector<int> g_held_tids;  // stopped by a ThreadHold now: rounds leave them out
 // Old tables and boards, kept alive on purpose (a handler may still read one). Never destroyed
 // either: threads can take signals while the process exits.
 std::vector<void*>& g_retired = *new std::vector<void*>;
@@ -65,14 +68,22 @@ const SiteRecord* site_at_or_before(const SiteTable* table, std::uintptr_t pc) {
   return lo == 0 ? nullptr : &table->records[lo - 1];
 }
 
+// The same instruction in the trampoline for a PC strictly inside a site's overwritten bytes;
+// otherwise the PC itself.
+std::uintptr_t relocated_pc(std::uintptr_t pc) {
+  const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), pc);
+  if (r == nullptr || pc <= r->site || pc >= r->site + r->length) return pc;
+  const std::uint8_t mapped = r->offset_map[pc - r->site];
+  if (mapped == arch::kNoBoundary) return pc;  // a PC is always on a boundary; never guess
+  return r->trampoline + mapped;
+}
+
 void move_out_of_entry(ucontext_t* uc) {
   auto& rip = uc->uc_mcontext.gregs[REG_RIP];
   const auto pc = static_cast<std::uintptr_t>(rip);
-  const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), pc);
-  if (r == nullptr || pc <= r->site || pc >= r->site + r->length) return;
-  const std::uint8_t mapped = r->offset_map[pc - r->site];
-  if (mapped == arch::kNoBoundary) return;  // a PC is always on a boundary; never guess
-  rip = static_cast<greg_t>(r->trampoline + mapped);
+  const auto to = relocated_pc(pc);
+  if (to == pc) return;
+  rip = static_cast<greg_t>(to);
   g_relocated.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -229,6 +240,7 @@ Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_block
   std::vector<std::size_t> pending;
   const pid_t pid = getpid();
   for (std::size_t i = 0; i < tids.size(); ++i) {
+    if (std::find(g_held_tids.begin(), g_held_tids.end(), tids[i]) != g_held_tids.end()) continue;
     if (skip_blocked && blocked_outside_entries(tids[i])) {
       ++result.blocked;
       continue;
@@ -320,8 +332,46 @@ Status sync_cores(std::chrono::milliseconds timeout) {
   return {};
 }
 
+Result<ThreadHold> hold_unreachable_threads(std::chrono::milliseconds timeout) {
+  std::lock_guard lock(g_install_mutex);
+  HOTPATCH_TRY(install_locked());
+  const auto reasons = threads_to_hold(g_check_signal);
+  if (reasons.empty()) return ThreadHold{};
+  const std::uint64_t unblock = (1ull << (SIGTRAP - 1)) | (1ull << (g_check_signal - 1));
+  auto hold = ThreadHold::stop(reasons, unblock, timeout);
+  if (!hold) {
+    Error e = hold.error();
+    for (const auto& r : reasons) {
+      if (describe_thread(r.tid) != e.subject) continue;
+      char mask[32];
+      std::snprintf(mask, sizeof mask, "%016llx", static_cast<unsigned long long>(r.blocked));
+      const std::string blocks =
+          r.blocks_trap ? "blocks SIGTRAP (SigBlk " + std::string(mask) +
+                              "): a temporary int3 it ran into would make the kernel kill the process, "
+                        : "blocks the check signal " + std::to_string(g_check_signal) + " (SigBlk " + mask +
+                              ") while running: it cannot be asked where it stands, ";
+      e.message = blocks + "and it " + e.message + "; nothing was written";
+      break;
+    }
+    return e;
+  }
+  g_held_tids = hold->held();
+  g_held.fetch_add(g_held_tids.size(), std::memory_order_relaxed);
+  return hold;
+}
+
+void release_held_threads(ThreadHold& hold) {
+  {
+    std::lock_guard lock(g_install_mutex);
+    g_held_tids.clear();
+  }
+  auto moved = hold.release(relocated_pc);
+  if (!moved) log::warning(moved.error().what());
+  else g_relocated.fetch_add(*moved, std::memory_order_relaxed);
+}
+
 SafetyCounters safety_counters() {
-  return {g_rounds.load(), g_relocated.load(), g_trap_redirects.load()};
+  return {g_rounds.load(), g_relocated.load(), g_trap_redirects.load(), g_held.load()};
 }
 
 }  // namespace hotpatch::os

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "arch/x86_64/instruction_scan.hpp"
+#include "os/linux/thread_hold.hpp"
 
 #include <hotpatch/error.hpp>
 
@@ -47,10 +48,22 @@ Result<ThreadCheck> check_threads(std::chrono::milliseconds timeout);
 /// code, as cross-modifying code requires (membarrier SYNC_CORE; a signal round where unsupported).
 Status sync_cores(std::chrono::milliseconds timeout);
 
+/// Stops, for one write window, the threads a signal round cannot make safe: those that block
+/// SIGTRAP (an int3 would kill the process) and running ones that block the check signal. While
+/// held they are left out of rounds. Fails, naming the thread, what it blocks and why it cannot be
+/// stopped, before anything is written.
+Result<ThreadHold> hold_unreachable_threads(std::chrono::milliseconds timeout);
+
+/// Resumes the held threads; one stopped inside registered entry bytes continues at the same
+/// instruction in the site's trampoline. A tracer that failed is logged, not returned: the write
+/// itself is complete, and the threads were let go with SIGTRAP unblocked.
+void release_held_threads(ThreadHold& hold);
+
 struct SafetyCounters {
   std::uint64_t rounds = 0;
   std::uint64_t relocated = 0;
   std::uint64_t trap_redirects = 0;
+  std::uint64_t held = 0;
 };
 SafetyCounters safety_counters();
 
