@@ -8,6 +8,7 @@
 #include "image/symbol_index.hpp"
 #include "os/linux/code_writer.hpp"
 #include "os/linux/near_allocator.hpp"
+#include "os/linux/task_status.hpp"
 #include "os/linux/thread_round.hpp"
 #include "support/log.hpp"
 
@@ -161,7 +162,8 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
       plan.action = existing->method == RedirectMethod::vtable_slot ? Action::vtable : Action::reuse_jump;
       plan.vtable_slots = existing->vtable_slots;
     } else {
-      auto entry = arch::plan_entry(reinterpret_cast<const std::uint8_t*>(sym->address), sym->size, sym->address, sym->name);
+      auto entry = arch::plan_entry(reinterpret_cast<const std::uint8_t*>(sym->address), sym->size, sym->address,
+                                    sym->name, os::indirect_branch_tracking_enforced());
       if (entry) {
         plan.entry = *entry;
       } else {

@@ -2,6 +2,8 @@
 #include "engine_test_support.hpp"
 #include "targets.h"
 
+#include <fstream>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -44,6 +46,27 @@ TEST_F(EngineTest, CFunctionIsReplacedAndRevertedByteForByte) {
   EXPECT_EQ(hp_c_add(1), 2);
   EXPECT_EQ(code_bytes(&hp_c_add), before);
   EXPECT_TRUE(hotpatch::patch_table().empty());
+}
+
+// endbr64 followed by 4 bytes: the jump cannot go after the endbr64. Where indirect-branch
+// tracking is not enforced (Linux has no user IBT today) the endbr64 is overwritten with the rest.
+TEST_F(EngineTest, ShortEndbr64FunctionIsPatchedWhereIbtIsNotEnforced) {
+  const auto before = code_bytes(&hp_endbr_entry);
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  bool ibt = false;
+  while (std::getline(status, line))
+    if (line.rfind("x86_Thread_features:", 0) == 0) ibt = line.find("ibt") != std::string::npos;
+  if (ibt) {
+    const auto msg = apply_fails(patch_path("endbr_entry"), hotpatch::ErrorCode::not_patchable);
+    EXPECT_THAT(msg, testing::HasSubstr("its endbr64 stays: indirect-branch tracking is enforced"));
+    return;
+  }
+  apply_ok("endbr_entry");
+  EXPECT_EQ(hp_endbr_entry(1), 101);
+  revert_ok("endbr-entry");
+  EXPECT_EQ(hp_endbr_entry(1), 2);
+  EXPECT_EQ(code_bytes(&hp_endbr_entry), before);
 }
 
 TEST_F(EngineTest, VersionsStackAndRevertInOrder) {

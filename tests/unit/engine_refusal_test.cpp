@@ -200,6 +200,31 @@ TEST_F(EngineTest, SignalBlockingThreadThatCannotBeStoppedRefusesTheApplyBeforeA
   expect_unpatched();
 }
 
+// A crash reporter installed after hotpatch took SIGTRAP over: a caller meeting the temporary
+// int3 would reach it. Refused before anything is written, naming the handler; once the
+// program's handler is gone again, applies work.
+namespace {
+void reporter_on_trap(int) { std::abort(); }
+}  // namespace
+
+TEST_F(EngineTest, SigtrapHandlerInstalledLaterRefusesTheWriteAndNamesIt) {
+  apply_ok("c_add_v1");  // hotpatch's handler is installed by now
+  revert_ok("c-add");
+  struct sigaction reporter{}, ours{};
+  reporter.sa_handler = reporter_on_trap;
+  sigemptyset(&reporter.sa_mask);
+  ASSERT_EQ(sigaction(SIGTRAP, &reporter, &ours), 0);
+  const auto msg = apply_fails(patch_path("c_add_v1"), ErrorCode::unsafe_threads);
+  ASSERT_EQ(sigaction(SIGTRAP, &ours, nullptr), 0);
+  EXPECT_THAT(msg, HasSubstr("SIGTRAP: the handler hotpatch installed was replaced; it is now a handler at 0x"));
+  EXPECT_THAT(msg, HasSubstr("/engine_tests. "));  // the module the handler lives in
+  EXPECT_THAT(msg, HasSubstr("so nothing was written"));
+  expect_unpatched();
+  apply_ok("c_add_v1");
+  EXPECT_EQ(hp_c_add(1), 101);
+  revert_ok("c-add");
+}
+
 // A policy that forbids writing code (here seccomp, like SELinux execmod or a hardened kernel):
 // the apply reports it and the process keeps running unpatched. Runs in a child process.
 TEST_F(EngineTest, DeniedCodeWriteIsReportedAndChangesNothing) {

@@ -62,6 +62,23 @@ TEST(PlanEntry, JumpGoesAfterEndbr64) {
   EXPECT_FALSE(p->needs_thread_check()) << "one 5-byte instruction: nobody can stand inside it";
 }
 
+// endbr64 + 4 bytes: too short to keep the endbr64. Without indirect-branch tracking it is a NOP
+// and the jump may cover it (a thread may stand after it, so the check runs); with IBT, refused.
+TEST(PlanEntry, ShortEndbr64FunctionIsOverwrittenWholeOnlyWithoutIbt) {
+  const std::vector<std::uint8_t> code{0xf3, 0x0f, 0x1e, 0xfa, 0x8d, 0x47, 0x01, 0xc3};  // endbr64; lea eax,[rdi+1]; ret
+  auto p = arch::plan_entry(code.data(), code.size(), kAt, "t_endbr", /*ibt_enforced=*/false);
+  ASSERT_TRUE(p.has_value()) << p.error().what();
+  EXPECT_EQ(p->site_offset, 0u);
+  EXPECT_EQ(p->overwritten, 7u);
+  EXPECT_EQ(p->first_instruction, 4u);
+  EXPECT_TRUE(p->needs_thread_check());
+  auto refused = arch::plan_entry(code.data(), code.size(), kAt, "t_endbr", /*ibt_enforced=*/true);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_THAT(refused.error().what(),
+              HasSubstr("function is too short: 8 bytes, but the entry jump needs 9 (its endbr64 stays: "
+                        "indirect-branch tracking is enforced)"));
+}
+
 TEST(PlanEntry, Refusals) {
   EXPECT_THAT(refusal({0x89, 0xf8, 0xc3}), HasSubstr("function is too short: 3 bytes, but the entry jump needs 5"));
   EXPECT_THAT(refusal({0x31, 0xc0, 0xc3, 0x90, 0x90, 0x90}), HasSubstr("entry block ends after 3 bytes"));

@@ -49,17 +49,19 @@ bool branch_target(const ZydisDecodedInstruction& in, const ZydisDecodedOperand*
 }  // namespace
 
 Result<EntryPlan> plan_entry(const std::uint8_t* code, std::size_t size, std::uint64_t address,
-                             const std::string& name) {
+                             const std::string& name, bool ibt_enforced) {
   const Decoder dec;
   EntryPlan plan;
   if (size == 0)
     return make_error(ErrorCode::not_patchable, name,
                       "the symbol table gives no size for this function, so its code cannot be checked");
   plan.site_offset = is_endbr64(code, size) ? 4 : 0;
+  if (plan.site_offset != 0 && size < plan.site_offset + kEntryJumpSize && !ibt_enforced) plan.site_offset = 0;
   if (size < plan.site_offset + kEntryJumpSize)
     return make_error(ErrorCode::not_patchable, name,
                       "function is too short: " + std::to_string(size) + " bytes, but the entry jump needs " +
-                          std::to_string(plan.site_offset + kEntryJumpSize));
+                          std::to_string(plan.site_offset + kEntryJumpSize) +
+                          (plan.site_offset != 0 ? " (its endbr64 stays: indirect-branch tracking is enforced)" : ""));
 
   // The instructions the jump covers.
   const std::uint64_t site = address + plan.site_offset;

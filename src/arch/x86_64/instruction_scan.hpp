@@ -29,8 +29,11 @@ struct EntryPlan {
 /// Checks `code` (a function of `size` bytes at `address`) and plans its entry jump. Refuses, with
 /// the reason, functions too short, undecodable, with a call in the overwritten bytes, or with a
 /// branch anywhere in the function that lands inside those bytes.
+/// An endbr64 is kept (the jump goes after it) unless the function is too short for that and
+/// `ibt_enforced` is false: without indirect-branch tracking the endbr64 is a NOP and may be
+/// overwritten like any instruction.
 Result<EntryPlan> plan_entry(const std::uint8_t* code, std::size_t size, std::uint64_t address,
-                             const std::string& name);
+                             const std::string& name, bool ibt_enforced = true);
 
 /// The overwritten instructions relocated to `trampoline_address`, followed by a jump back to the
 /// first byte after them. offset_map[i] is where the instruction at site+i starts in the copy.

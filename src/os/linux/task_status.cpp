@@ -112,6 +112,14 @@ std::optional<std::uint64_t> pending_signals(int tid) {
   return std::strtoull(own->c_str(), nullptr, 16) | std::strtoull(shared->c_str(), nullptr, 16);
 }
 
+bool indirect_branch_tracking_enforced() {
+  static const bool enforced = [] {
+    auto features = status_field(0, "x86_Thread_features:");
+    return features && features->find("ibt") != std::string::npos;
+  }();
+  return enforced;
+}
+
 std::optional<std::string> read_small_file(const char* path) {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;

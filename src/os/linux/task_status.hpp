@@ -34,6 +34,10 @@ std::optional<std::uint64_t> pending_signals(int tid);
 /// without surrounding blanks.
 std::optional<std::string> status_field(int tid, const char* name);
 
+/// True when the kernel enforces indirect-branch tracking for this process (x86_Thread_features
+/// in /proc/self/status lists "ibt"; Linux does not enable user IBT today).
+bool indirect_branch_tracking_enforced();
+
 /// The first bytes (up to 4 KiB) of a small file such as a sysctl, or nothing.
 std::optional<std::string> read_small_file(const char* path);
 

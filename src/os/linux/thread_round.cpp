@@ -10,6 +10,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <dlfcn.h>
 #include <cstdlib>
 #include <cstring>
 #include <linux/membarrier.h>
@@ -332,9 +333,39 @@ Status sync_cores(std::chrono::milliseconds timeout) {
   return {};
 }
 
+// A handler installed after ours (a crash reporter, a language runtime) would receive the int3 of
+// a caller that meets a site mid-write: a crash dump, or the default action killing the process.
+Status trap_handler_is_ours_locked() {
+  struct sigaction cur{};
+  if (sigaction(SIGTRAP, nullptr, &cur) != 0) return make_error(ErrorCode::internal, "sigaction(SIGTRAP)", std::strerror(errno));
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_trap) return {};
+  std::string now;
+  const void* fn = (cur.sa_flags & SA_SIGINFO) ? reinterpret_cast<const void*>(cur.sa_sigaction)
+                                               : reinterpret_cast<const void*>(cur.sa_handler);
+  if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+    now = "the default action, which kills the process";
+  } else if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN) {
+    now = "ignored, which the kernel turns into killing the process for a trap";
+  } else {
+    char at[32];
+    std::snprintf(at, sizeof at, "%p", fn);
+    now = std::string("a handler at ") + at;
+    Dl_info info{};
+    if (dladdr(fn, &info) != 0) {
+      if (info.dli_sname != nullptr) now += std::string(" (") + info.dli_sname + ")";
+      if (info.dli_fname != nullptr) now += std::string(" in ") + info.dli_fname;
+    }
+  }
+  return make_error(ErrorCode::unsafe_threads, "SIGTRAP",
+                    "the handler hotpatch installed was replaced; it is now " + now +
+                        ". A caller that meets a temporary int3 would reach it, so nothing was written. Install "
+                        "that handler before the first patch, or have it chain to the one it replaced");
+}
+
 Result<ThreadHold> hold_unreachable_threads(std::chrono::milliseconds timeout) {
   std::lock_guard lock(g_install_mutex);
   HOTPATCH_TRY(install_locked());
+  HOTPATCH_TRY(trap_handler_is_ours_locked());
   const auto reasons = threads_to_hold(g_check_signal);
   if (reasons.empty()) return ThreadHold{};
   const std::uint64_t unblock = (1ull << (SIGTRAP - 1)) | (1ull << (g_check_signal - 1));
