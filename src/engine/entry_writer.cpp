@@ -8,9 +8,12 @@
 
 #include "os/linux/code_writer.hpp"
 #include "os/linux/thread_round.hpp"
+#include "support/log.hpp"
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace hotpatch::engine {
 namespace {
@@ -63,6 +66,36 @@ Error with_context(Error e, const std::string& step) {
   return e;
 }
 
+// Lines logged once the held threads run again: one of them may hold the log's lock.
+thread_local std::vector<std::pair<LogLevel, std::string>> t_deferred_log;
+
+void flush_deferred_log() {
+  for (auto& [level, line] : t_deferred_log) log::write(level, line);
+  t_deferred_log.clear();
+}
+
+// A failure whose clean-up also failed: both are reported and logged, with the functions that may
+// keep a temporary int3 (each call then takes a trap and runs the previous code, slowly).
+Status with_undo(Status failure, const Status& undo, std::span<EntryRedirect* const> sites) {
+  if (undo) return failure;
+  std::string names;
+  for (std::size_t i = 0; i < sites.size() && i < 8; ++i) names += (i ? ", " : "") + sites[i]->name;
+  if (sites.size() > 8) names += " and " + std::to_string(sites.size() - 8) + " more";
+  Error e = failure ? make_error(ErrorCode::internal, "write", "cleaning up") : failure.error();
+  e.message += "; restoring the previous bytes also failed (" + undo.error().what() + "): " + names +
+               " may keep a temporary int3 at the entry";
+  t_deferred_log.emplace_back(LogLevel::error, e.what());
+  return e;
+}
+
+// The writes are complete; a core that misses this serialisation runs the new bytes once it
+// next serialises (any interrupt or system call), so the change stands and is recorded.
+void warn_late_sync(const Status& s, const char* step) {
+  if (!s)
+    t_deferred_log.emplace_back(LogLevel::warning, std::string("synchronising cores after ") + step + " failed (" +
+                                                       s.error().what() + "); the bytes are written");
+}
+
 }  // namespace
 
 static Status install_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout);
@@ -84,41 +117,31 @@ Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milli
   HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
   Status s = install_held(entries, timeout);
   os::release_held_threads(hold);
+  flush_deferred_log();
   return s;
 }
 
 static Status install_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   std::size_t done = 0;
-  if (auto s = write_int3(entries, done); !s) {
-    (void)undo_to_original(entries.first(done), {}, timeout);
-    return s;
-  }
-  if (auto s = os::sync_cores(timeout); !s) {
-    (void)undo_to_original(entries, {}, timeout);
-    return with_context(s.error(), "synchronising cores after the int3");
-  }
+  if (auto s = write_int3(entries, done); !s) return with_undo(s, undo_to_original(entries.first(done), {}, timeout), entries.first(done));
+  if (auto s = os::sync_cores(timeout); !s)
+    return with_undo(with_context(s.error(), "synchronising cores after the int3"), undo_to_original(entries, {}, timeout), entries);
   const bool check = std::any_of(entries.begin(), entries.end(), [](const EntryRedirect* e) { return e->plan.needs_thread_check(); });
   if (check) {
-    if (auto c = os::check_threads(timeout); !c) {
-      (void)undo_to_original(entries, {}, timeout);
-      return c.error();
-    }
+    if (auto c = os::check_threads(timeout); !c) return with_undo(c.error(), undo_to_original(entries, {}, timeout), entries);
   }
-  if (auto s = write_tail(entries, true, done); !s) {
-    (void)undo_to_original(entries, entries.first(done), timeout);
-    return s;
-  }
-  if (auto s = os::sync_cores(timeout); !s) {
-    (void)undo_to_original(entries, entries, timeout);
-    return with_context(s.error(), "synchronising cores after the jump's displacement");
-  }
+  if (auto s = write_tail(entries, true, done); !s) return with_undo(s, undo_to_original(entries, entries.first(done), timeout), entries);
+  if (auto s = os::sync_cores(timeout); !s)
+    return with_undo(with_context(s.error(), "synchronising cores after the jump's displacement"),
+                     undo_to_original(entries, entries, timeout), entries);
   if (auto s = write_head(entries, true, done); !s) {
     // Entries [0, done) are live jumps: take them back out the same careful way.
-    (void)remove_held(entries.first(done), timeout);
-    (void)undo_to_original(entries.subspan(done), entries.subspan(done), timeout);
-    return s;
+    Status undo = remove_held(entries.first(done), timeout);
+    if (auto rest = undo_to_original(entries.subspan(done), entries.subspan(done), timeout); !rest && undo) undo = rest;
+    return with_undo(s, undo, entries);
   }
-  return os::sync_cores(timeout);
+  warn_late_sync(os::sync_cores(timeout), "the jumps went live");
+  return {};
 }
 
 Status remove_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
@@ -126,34 +149,33 @@ Status remove_jumps(std::span<EntryRedirect* const> entries, std::chrono::millis
   HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
   Status s = remove_held(entries, timeout);
   os::release_held_threads(hold);
+  flush_deferred_log();
   return s;
 }
 
 static Status remove_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   std::size_t done = 0;
-  auto back_to_jump = [&](std::span<EntryRedirect* const> int3_sites) {
+  auto back_to_jump = [&](std::span<EntryRedirect* const> int3_sites) -> Status {
     std::size_t ignored = 0;
-    (void)write_head(int3_sites, true, ignored);
-    (void)os::sync_cores(timeout);
+    HOTPATCH_TRY(write_head(int3_sites, true, ignored));
+    return os::sync_cores(timeout);
   };
-  if (auto s = write_int3(entries, done); !s) {
-    back_to_jump(entries.first(done));
-    return s;
-  }
-  if (auto s = os::sync_cores(timeout); !s) {
-    back_to_jump(entries);
-    return with_context(s.error(), "synchronising cores after the int3");
-  }
+  if (auto s = write_int3(entries, done); !s) return with_undo(s, back_to_jump(entries.first(done)), entries.first(done));
+  if (auto s = os::sync_cores(timeout); !s)
+    return with_undo(with_context(s.error(), "synchronising cores after the int3"), back_to_jump(entries), entries);
   if (auto s = write_tail(entries, false, done); !s) {
     std::size_t ignored = 0;
-    (void)write_tail(entries.first(done), true, ignored);
-    (void)os::sync_cores(timeout);
-    back_to_jump(entries);
-    return s;
+    Status undo = write_tail(entries.first(done), true, ignored);
+    if (undo) undo = os::sync_cores(timeout);
+    if (undo) undo = back_to_jump(entries);
+    return with_undo(s, undo, entries);
   }
-  HOTPATCH_TRY(os::sync_cores(timeout));
-  HOTPATCH_TRY(write_head(entries, false, done));
-  return os::sync_cores(timeout);
+  // Every site now holds an int3 and the original bytes after it: writing byte 0 finishes the
+  // revert whatever the synchronisation said, which is better than leaving the traps.
+  warn_late_sync(os::sync_cores(timeout), "the original bytes after the int3");
+  if (auto s = write_head(entries, false, done); !s) return with_undo(s, s, entries.subspan(done));
+  warn_late_sync(os::sync_cores(timeout), "the revert");
+  return {};
 }
 
 }  // namespace hotpatch::engine
