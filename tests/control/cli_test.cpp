@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <unistd.h>
@@ -168,11 +170,38 @@ TEST_F(Cli, ProcessesThatCannotBeControlled) {
       << both.err;
 }
 
+// The CLI and the project's own libraries it loads, copied where every user may run them: the
+// build tree may sit where another user cannot enter (a checkout under /root).
+std::string cli_everyone_can_run(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string copy = dir + "/hotpatch";
+  fs::copy_file(cli, copy, fs::copy_options::overwrite_existing);
+  std::string libs;
+  if (FILE* p = ::popen(("ldd '" + cli + "'").c_str(), "r")) {
+    char line[1024];
+    while (std::fgets(line, sizeof line, p) != nullptr) {
+      const char* arrow = std::strstr(line, "=> /");
+      if (arrow == nullptr) continue;
+      std::string path(arrow + 3);
+      path = path.substr(0, path.find(' '));
+      if (path.rfind("/lib", 0) == 0 || path.rfind("/usr/", 0) == 0) continue;  // system libraries
+      fs::copy_file(path, dir + "/" + fs::path(path).filename().string(), fs::copy_options::overwrite_existing);
+    }
+    ::pclose(p);
+  }
+  ::chmod(dir.c_str(), 0755);
+  return copy;
+}
+
 TEST_F(Cli, AnotherUsersProcessIsRefused) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the CLI as another user";
   Child target = start_target();
   ::chmod(dir_.path().c_str(), 0755);
-  auto r = hp({"status", "--pid", std::to_string(target.pid())}, nobody_uid());
+  TempDir bin;
+  const std::string copy = cli_everyone_can_run(bin.path());
+  Env env = env_;
+  env["LD_LIBRARY_PATH"] = bin.path();
+  auto r = run({copy, "status", "--pid", std::to_string(target.pid())}, env, nobody_uid());
   EXPECT_EQ(r.rc, 1);
   EXPECT_EQ(r.err, "hotpatch: process " + std::to_string(target.pid()) +
                        ": belongs to uid 0; only that user or root may control it [permission]\n");
