@@ -12,6 +12,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   minisign nginx-light doxygen
   nginx-dev libpcre2-dev zlib1g-dev wrk curl
+  redis-server redis-tools
 )
 
 missing=()
