@@ -42,7 +42,9 @@ struct Locked {
   Locked& operator=(const Locked&) = delete;
 };
 
-Result<std::unique_ptr<ControlState>> build(const ControlOptions& options) {
+// In a fork child (`in_fork_child`) the registry client is made on the first poll or update, not
+// here: another thread of the parent may have been inside libcurl or OpenSSL at fork time.
+Result<std::unique_ptr<ControlState>> build(const ControlOptions& options, bool in_fork_child = false) {
   if (!options.serve_socket && !(options.registry && options.poll_interval.count() > 0)) {
     return make_error(ErrorCode::invalid_argument, "control options",
                       "neither the socket nor registry polling is enabled: nothing to start");
@@ -57,7 +59,9 @@ Result<std::unique_ptr<ControlState>> build(const ControlOptions& options) {
     set_log_sink(std::move(sink));
   }
   std::shared_ptr<control::RegistryUpdater> updater;
-  if (options.registry) {
+  if (options.registry && in_fork_child) {
+    updater = control::RegistryUpdater::create_deferred(*options.registry);
+  } else if (options.registry) {
     HOTPATCH_LET(u, control::RegistryUpdater::create(*options.registry));
     updater = std::move(u);
   }
@@ -102,9 +106,12 @@ void after_fork_in_child() {
   // The socket is bound before fork() returns here, so with the parent's credentials: a worker
   // that drops privileges afterwards (nginx's become nobody) keeps an endpoint root can reach,
   // and the peer rule (peer_rule.hpp) then keeps the worker's new user out.
-  if (auto s = enable_control(parent->options); !s) {
-    log::warning("control: the forked child " + std::to_string(::getpid()) + " has no endpoint: " + s.error().what());
+  auto state = build(parent->options, /*in_fork_child=*/true);
+  if (!state) {
+    log::warning("control: the forked child " + std::to_string(::getpid()) + " has no endpoint: " + state.error().what());
+    return;
   }
+  g_state = state->release();
 }
 
 }  // namespace

@@ -15,32 +15,48 @@ void log_cache_warnings(RegistryClient& client, const std::string& trigger) {
 
 }  // namespace
 
+RegistryUpdater::RegistryUpdater(std::optional<RegistryClient> client, RegistryConfig config)
+    : client_(std::move(client)), config_(std::move(config)), url_(config_.urls.empty() ? std::string() : config_.urls.front()) {}
+
 Result<std::shared_ptr<RegistryUpdater>> RegistryUpdater::create(RegistryConfig config) {
-  std::string url = config.urls.empty() ? std::string() : config.urls.front();
-  HOTPATCH_LET(client, RegistryClient::create(std::move(config)));
+  HOTPATCH_LET(client, RegistryClient::create(config));
   log_cache_warnings(client, "start");
-  return std::shared_ptr<RegistryUpdater>(new RegistryUpdater(std::move(client), std::move(url)));
+  return std::shared_ptr<RegistryUpdater>(new RegistryUpdater(std::move(client), std::move(config)));
+}
+
+std::shared_ptr<RegistryUpdater> RegistryUpdater::create_deferred(RegistryConfig config) {
+  return std::shared_ptr<RegistryUpdater>(new RegistryUpdater(std::nullopt, std::move(config)));
 }
 
 Result<UpdateOutcome> RegistryUpdater::run_once(const std::string& trigger) {
   std::lock_guard lock(mutex_);
-  auto update = client_.update();
-  log_cache_warnings(client_, trigger);
+  if (!client_) {
+    auto client = RegistryClient::create(config_);
+    if (!client) {
+      log::warning("registry (" + trigger + "): cannot start the client: " + client.error().what());
+      return client.error();
+    }
+    client_.emplace(std::move(*client));
+    log_cache_warnings(*client_, "start");
+  }
+  RegistryClient& client_ref = *client_;
+  auto update = client_ref.update();
+  log_cache_warnings(client_ref, trigger);
   if (!update) {
     log::warning("registry (" + trigger + "): refused: " + update.error().what());
     return update.error();
   }
   if (update->unreachable) {
     log::warning("registry (" + trigger + "): no mirror answered (" + update->unreachable->what() +
-                 "); keeping cached index version " + std::to_string(client_.index_version()));
+                 "); keeping cached index version " + std::to_string(client_ref.index_version()));
   } else if (update->changed) {
     log::info("registry (" + trigger + "): index version " + std::to_string(update->index_version) +
               " verified from " + update->source);
   } else {
     log::debug("registry (" + trigger + "): index version " + std::to_string(update->index_version) + " unchanged");
   }
-  auto apply = client_.apply_available();
-  log_cache_warnings(client_, trigger);
+  auto apply = client_ref.apply_available();
+  log_cache_warnings(client_ref, trigger);
   if (!apply) {
     log::warning("registry (" + trigger + "): nothing applied: " + apply.error().what());
     return apply.error();

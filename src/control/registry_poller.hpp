@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -23,17 +24,24 @@ class RegistryUpdater {
  public:
   static Result<std::shared_ptr<RegistryUpdater>> create(RegistryConfig config);
 
+  /// The same, with the client (its cache, and libcurl) made on the first run_once rather than
+  /// now: for a forked child, whose fork handler must not touch code another thread of the parent
+  /// may have been inside (libcurl, OpenSSL). The config was already checked in the parent.
+  static std::shared_ptr<RegistryUpdater> create_deferred(RegistryConfig config);
+
   /// Polls (conditional GET), then applies what is new; logs one line per event. `trigger` names
   /// who asked ("poll", "control request from pid 12").
   Result<UpdateOutcome> run_once(const std::string& trigger);
 
   const std::string& first_url() const { return url_; }
+  const RegistryConfig& config() const { return config_; }
 
  private:
-  RegistryUpdater(RegistryClient client, std::string url) : client_(std::move(client)), url_(std::move(url)) {}
+  RegistryUpdater(std::optional<RegistryClient> client, RegistryConfig config);
   // Guards the client only; program threads never take it.
   std::mutex mutex_;
-  RegistryClient client_;
+  std::optional<RegistryClient> client_;
+  RegistryConfig config_;
   std::string url_;
 };
 
