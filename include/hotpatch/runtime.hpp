@@ -68,6 +68,7 @@ struct PatchedFunction {
   RedirectMethod method = RedirectMethod::entry_jump;
   std::chrono::system_clock::time_point since;  ///< when that version became active
   std::size_t stacked = 0;       ///< how many older patch versions lie below the active one
+  bool unloaded = false;         ///< its module was unloaded: nothing is written for it; revert cancels it
 };
 
 /// A patch that is applied now.

@@ -50,7 +50,8 @@ json function_row(const PatchedFunction& f) {
           {"patch_id", f.patch_id},
           {"method", f.method == RedirectMethod::vtable_slot ? "vtable_slot" : "entry_jump"},
           {"since", iso_time(f.since)},
-          {"stacked", f.stacked}};
+          {"stacked", f.stacked},
+          {"unloaded", f.unloaded}};
 }
 
 std::string who(const PeerCredentials& p) { return "pid " + std::to_string(p.pid) + " uid " + std::to_string(p.uid); }

@@ -3,6 +3,7 @@
 
 #include "engine/patch_object.hpp"
 #include "engine/patch_table.hpp"
+#include "image/module_list.hpp"
 
 #include <hotpatch/runtime.hpp>
 
@@ -31,7 +32,11 @@ class Engine {
   Result<AppliedPatch> apply_guarded(const std::string& name, const std::function<Result<PatchImage>()>& read,
                                      const ApplyOptions& options);
   Status revert_locked(std::string_view id, const ApplyOptions& options);
+  // Marks functions whose module was unloaded (or replaced by another at its address) since they
+  // were recorded; cheap when the loader's counters did not move.
+  void notice_unloaded_modules();
 
+  image::ModuleGeneration generation_seen_{};
   std::mutex mutex_;
   PatchTable table_;
   EngineStats stats_;

@@ -48,10 +48,13 @@ std::vector<PatchedFunction> PatchTable::rows() const {
     row.method = f.method;
     row.since = f.layers.back().since;
     row.stacked = f.layers.size() - 1;
+    row.unloaded = f.unloaded;
     out.push_back(std::move(row));
   }
   return out;
 }
+
+void PatchTable::erase(std::uintptr_t address) { functions_.erase(address); }
 
 std::vector<AppliedPatch> PatchTable::patches() const {
   std::vector<AppliedPatch> out;

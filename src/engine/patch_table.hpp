@@ -27,6 +27,9 @@ struct Layer {
 struct FunctionEntry {
   std::string symbol;
   std::string module;
+  std::string build_id;            ///< of the module the function was found in
+  std::uintptr_t module_base = 0;  ///< where that module was loaded
+  bool unloaded = false;           ///< that module is gone: nothing may be written for this function
   std::uintptr_t address = 0;
   RedirectMethod method = RedirectMethod::entry_jump;
   std::unique_ptr<EntryRedirect> redirect;  ///< entry_jump: kept after a full revert, for reuse
@@ -47,6 +50,11 @@ class PatchTable {
  public:
   FunctionEntry* find(std::uintptr_t address);
   FunctionEntry& insert(FunctionEntry entry);
+  void erase(std::uintptr_t address);
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [address, entry] : functions_) f(entry);
+  }
 
   const AppliedRecord* newest_with_id(const std::string& id) const;
   bool has(const std::string& id, std::uint32_t version) const;

@@ -12,6 +12,7 @@
 #include "os/linux/thread_round.hpp"
 #include "support/log.hpp"
 
+#include <cstring>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -118,6 +119,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
                                           const ApplyOptions& options) {
   const auto t_started = std::chrono::steady_clock::now();
   HOTPATCH_LET(image, read_image());
+  notice_unloaded_modules();
   const std::string& path = image.path;
   const PatchManifest& manifest = image.manifest;
   const std::string who = "patch '" + manifest.id + "' v" + std::to_string(manifest.version);
@@ -149,6 +151,15 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
     plan.symbol = sym->name;
     plan.address = sym->address;
     FunctionEntry* existing = table_.find(sym->address);
+    if (existing != nullptr && existing->unloaded) {
+      // Recorded for a module that is gone; what is at this address now is another mapping.
+      if (!existing->layers.empty())
+        return make_error(ErrorCode::not_patchable, who,
+                          "'" + sym->name + "' was patched by '" + existing->layers.back().patch->info.manifest.id +
+                              "' in a module that has since been unloaded; revert that patch first");
+      table_.erase(sym->address);
+      existing = nullptr;
+    }
     if (existing != nullptr && !existing->layers.empty()) {
       const auto& top = *existing->layers.back().patch;
       if (manifest.version <= top.info.manifest.version)
@@ -266,6 +277,8 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
       FunctionEntry added;
       added.symbol = p.symbol;
       added.module = module->name;
+      added.build_id = module->build_id;
+      added.module_base = module->base;
       added.address = p.address;
       added.method = p.action == Action::vtable ? RedirectMethod::vtable_slot : RedirectMethod::entry_jump;
       added.vtable_slots = p.vtable_slots;
@@ -305,11 +318,17 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   const std::string who = "patch '" + id + "' v" + std::to_string(rec->info.manifest.version);
 
   const auto t_started = std::chrono::steady_clock::now();
+  notice_unloaded_modules();
   std::vector<EntryRedirect*> to_original;
   std::vector<PointerWrite> pointers;
+  std::size_t gone = 0;
   for (auto address : rec->functions) {
     FunctionEntry* f = table_.find(address);
     if (f == nullptr || f->layers.empty() || f->layers.back().patch != rec) continue;  // not active: no write
+    if (f->unloaded) {  // its module is gone: the revert only cancels it
+      ++gone;
+      continue;
+    }
     const std::uintptr_t below = f->layers.size() > 1 ? f->layers[f->layers.size() - 2].replacement : 0;
     if (f->method == RedirectMethod::vtable_slot) {
       for (auto slot : f->vtable_slots) pointers.push_back({slot, f->active_target(), below ? below : f->address});
@@ -337,7 +356,8 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
     if (was_top && !f->layers.empty()) f->layers.back().since = now;
     if (f->layers.empty() && f->method == RedirectMethod::entry_jump) f->jump_live = false;
   }
-  log::info("reverted " + who);
+  log::info("reverted " + who +
+            (gone ? " (" + std::to_string(gone) + " function(s) in unloaded modules cancelled, nothing written there)" : ""));
   table_.remove_patch(rec);
   ++stats_.reverts;
   stats_.code_writes += to_original.size();
@@ -345,8 +365,30 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   return {};
 }
 
+void Engine::notice_unloaded_modules() {
+  const auto now = image::module_generation();
+  if (now == generation_seen_) return;
+  table_.for_each([](FunctionEntry& f) {
+    if (f.unloaded) return;
+    const auto m = image::find_module_containing(f.address);
+    const bool same_module = m && m->build_id == f.build_id && m->base == f.module_base;
+    // The same module unloaded and loaded again at the same address holds its original bytes, not
+    // our jump (its code is mapped, so reading it is safe).
+    const bool reloaded = same_module && f.method == RedirectMethod::entry_jump && f.jump_live && f.redirect &&
+                          std::memcmp(reinterpret_cast<const void*>(f.redirect->site), f.redirect->jump.data(),
+                                      f.redirect->jump.size()) != 0;
+    if (same_module && !reloaded) return;
+    f.unloaded = true;
+    if (!f.layers.empty())
+      log::warning(f.symbol + " in " + f.module + ": its module was unloaded" + (reloaded ? " and loaded again" : "") +
+                   "; its patch stays listed as unloaded, nothing is written there, and reverting it cancels it");
+  });
+  generation_seen_ = now;
+}
+
 std::vector<PatchedFunction> Engine::table() {
   std::lock_guard lock(mutex_);
+  notice_unloaded_modules();
   return table_.rows();
 }
 

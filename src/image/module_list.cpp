@@ -3,6 +3,7 @@
 #include "image/elf_file.hpp"
 
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <link.h>
 #include <unistd.h>
@@ -70,6 +71,21 @@ std::optional<LoadedModule> find_module_by_build_id(const std::string& build_id)
   for (auto& m : list_modules())
     if (m.build_id == build_id) return m;
   return std::nullopt;
+}
+
+ModuleGeneration module_generation() {
+  ModuleGeneration g;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t size, void* arg) {
+        auto* out = static_cast<ModuleGeneration*>(arg);
+        if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+          out->adds = info->dlpi_adds;
+          out->subs = info->dlpi_subs;
+        }
+        return 1;  // the counters are the same in every entry
+      },
+      &g);
+  return g;
 }
 
 std::optional<LoadedModule> find_module_containing(std::uintptr_t address) {

@@ -15,6 +15,15 @@ std::vector<LoadedModule> list_modules();
 /// The loaded module with this build-id, if any.
 std::optional<LoadedModule> find_module_by_build_id(const std::string& build_id);
 
+/// The loader's load and unload counters (dl_iterate_phdr's dlpi_adds, dlpi_subs): equal values mean
+/// no module was loaded or unloaded in between.
+struct ModuleGeneration {
+  unsigned long long adds = 0;
+  unsigned long long subs = 0;
+  bool operator==(const ModuleGeneration&) const = default;
+};
+ModuleGeneration module_generation();
+
 /// The loaded module whose mapped segments contain `address`, if any.
 std::optional<LoadedModule> find_module_containing(std::uintptr_t address);
 

@@ -7,6 +7,12 @@
 namespace hotpatch::cli {
 namespace {
 
+// Runtimes before this field existed do not send it.
+bool unloaded(const nlohmann::ordered_json& f) {
+  const auto it = f.find("unloaded");
+  return it != f.end() && it->is_boolean() && it->get<bool>();
+}
+
 void print_status(const Target& t, const nlohmann::ordered_json& s) {
   const auto& patches = items(s, "patches");
   const auto& functions = items(s, "functions");
@@ -26,7 +32,8 @@ void print_status(const Target& t, const nlohmann::ordered_json& s) {
       rows.push_back({cell(field(f, "symbol")), cell(field(f, "module")),
                       cell(field(f, "version")),
                       cell(field(f, "patch_id")),
-                      cell(field(f, "since")), cell(field(f, "method"))});
+                      cell(field(f, "since")),
+                      cell(field(f, "method")) + (unloaded(f) ? " (module unloaded)" : "")});
     }
     print_table(rows);
   }
