@@ -47,8 +47,11 @@ struct Record {
   user_regs_struct regs;
 };
 
+// `phase` is accessed with __atomic builtins, not std::atomic: the tracer must not call the
+// sanitizers' instrumented helpers, which would use this thread's sanitizer state at the same time
+// as the thread itself.
 struct Shared {
-  std::atomic<std::uint32_t> phase;
+  std::uint32_t phase;
   int failed_tid;
   int failed_errno;
   int failed_step;
@@ -60,7 +63,7 @@ struct Shared {
   Record records[1];
 };
 
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+std::uint32_t load_phase(const Shared* s) { return __atomic_load_n(&s->phase, __ATOMIC_ACQUIRE); }
 
 HP_TRACER_CODE long now_ns() {
   timespec ts{};
@@ -74,7 +77,7 @@ HP_TRACER_CODE void nap_us(long us) {
 }
 
 HP_TRACER_CODE void publish(Shared* s, Phase p) {
-  s->phase.store(p, std::memory_order_release);
+  __atomic_store_n(&s->phase, static_cast<std::uint32_t>(p), __ATOMIC_RELEASE);
   raw_call(SYS_futex, reinterpret_cast<long>(&s->phase), FUTEX_WAKE, 1);
 }
 
@@ -143,13 +146,12 @@ HP_TRACER_CODE void release_all(Shared* s, bool exact) {
     if (r.state != kStopped) continue;  // attached but never stopped: our exit detaches it
     if (exact) {
       if (r.new_pc != 0 || r.restart) {
-        user_regs_struct regs = r.regs;
         if (r.restart) {
-          regs.rax = regs.orig_rax;
-          regs.rip -= 2;  // the syscall instruction
+          r.regs.rax = r.regs.orig_rax;
+          r.regs.rip -= 2;  // the syscall instruction
         }
-        if (r.new_pc != 0) regs.rip = r.new_pc;
-        raw_call(SYS_ptrace, PTRACE_SETREGS, r.tid, 0, reinterpret_cast<long>(&regs));
+        if (r.new_pc != 0) r.regs.rip = r.new_pc;
+        raw_call(SYS_ptrace, PTRACE_SETREGS, r.tid, 0, reinterpret_cast<long>(&r.regs));
       }
       raw_call(SYS_ptrace, PTRACE_SETSIGMASK, r.tid, sizeof r.mask, reinterpret_cast<long>(&r.mask));
     }
@@ -168,7 +170,7 @@ HP_TRACER_CODE int tracer_main(void* arg) {
   publish(s, kHeld);
   const long deadline = now_ns() + s->hold_timeout_ns;
   bool exact = true;
-  while (s->phase.load(std::memory_order_acquire) != kRelease) {
+  while (__atomic_load_n(&s->phase, __ATOMIC_ACQUIRE) != kRelease) {
     if (now_ns() > deadline) {
       exact = false;
       s->released_early = 1;
@@ -257,11 +259,11 @@ struct ThreadHold::Tracer {
 
   // Waits while the tracer's phase is `from`. False when the tracer died instead.
   bool wait_while(Phase from) {
-    while (shared->phase.load(std::memory_order_acquire) == from) {
+    while (load_phase(shared) == from) {
       timespec ms{0, 1000000};
       ::syscall(SYS_futex, &shared->phase, FUTEX_WAIT, from, &ms, nullptr, 0);
       int status = 0;
-      if (shared->phase.load(std::memory_order_acquire) == from && ::waitpid(pid, &status, WNOHANG | __WALL) == pid) {
+      if (load_phase(shared) == from && ::waitpid(pid, &status, WNOHANG | __WALL) == pid) {
         pid = -1;
         return false;
       }
@@ -326,7 +328,7 @@ Result<ThreadHold> ThreadHold::stop(std::span<const HoldReason> threads, std::ui
   if (!t->wait_while(kStarting))
     return make_error(ErrorCode::unsafe_threads, describe_thread(threads[0].tid),
                       "cannot be stopped for the write: the tracer process died");
-  if (s->phase.load() == kFailed) {
+  if (load_phase(s) == kFailed) {
     const int tid = s->failed_tid;
     const int err = s->failed_errno;
     std::string why = std::string(step_name(s->failed_step)) + ": " +
@@ -364,7 +366,7 @@ Result<std::size_t> ThreadHold::release(const std::function<std::uintptr_t(std::
       r.restart = pending && (*pending & ~r.mask) == 0;
     }
   }
-  s->phase.store(kRelease, std::memory_order_release);
+  __atomic_store_n(&s->phase, static_cast<std::uint32_t>(kRelease), __ATOMIC_RELEASE);
   ::syscall(SYS_futex, &s->phase, FUTEX_WAKE, 1, nullptr, nullptr, 0);
   const bool done = t->wait_while(kRelease);
   if (!done || s->released_early)
