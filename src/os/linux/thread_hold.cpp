@@ -212,8 +212,10 @@ const char* step_name(int step) {
 }
 
 // What on this machine makes ptrace fail with EPERM, for the message.
-std::string eperm_causes() {
+std::string eperm_causes(int tid) {
   std::string why;
+  if (auto tracer = status_field(tid, "TracerPid:"); tracer && *tracer != "0")
+    why += "it is already traced by process " + *tracer + " (a debugger); ";
   if (::prctl(PR_GET_DUMPABLE) != 1) why += "the process is not dumpable (it changed credentials, or set PR_SET_DUMPABLE 0); ";
   if (auto seccomp = status_field(0, "Seccomp:"); seccomp && *seccomp != "0")
     why += "a seccomp filter is installed (e.g. systemd's SystemCallFilter) and may deny ptrace; ";
@@ -335,7 +337,7 @@ Result<ThreadHold> ThreadHold::stop(std::span<const HoldReason> threads, std::ui
                       (err == ETIMEDOUT ? "it did not stop within " + std::to_string(timeout.count()) +
                                               " ms (uninterruptible sleep?)"
                                         : std::string(std::strerror(err)));
-    if (err == EPERM) why += " (" + eperm_causes() + ")";
+    if (err == EPERM) why += " (" + eperm_causes(tid) + ")";
     (void)t->wait_while(kFailed);
     return make_error(ErrorCode::unsafe_threads, describe_thread(tid), "cannot be stopped for the write: " + why);
   }
