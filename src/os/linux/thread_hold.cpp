@@ -186,6 +186,40 @@ HP_TRACER_CODE int tracer_main(void* arg) {
 
 constexpr std::size_t kStackSize = 64 * 1024;
 
+// clone(2) made directly: sanitizer runtimes intercept libc's clone() and cannot start a child that
+// shares memory without its own thread state (ThreadSanitizer's interceptor sends it to a wild PC).
+// long hp_tracer_clone(unsigned long flags, void* stack_top, int (*fn)(void*), void* arg): the pid,
+// or -errno. The child runs fn(arg) on stack_top and exits with its result.
+extern "C" long hp_tracer_clone(unsigned long flags, void* stack_top, int (*fn)(void*), void* arg);
+asm(R"(
+        .text
+        .globl  hp_tracer_clone
+        .hidden hp_tracer_clone
+        .type   hp_tracer_clone, @function
+hp_tracer_clone:
+        sub     $16, %rsi
+        mov     %rdx, 0(%rsi)
+        mov     %rcx, 8(%rsi)
+        mov     $56, %eax
+        xor     %edx, %edx
+        xor     %r10d, %r10d
+        xor     %r8d, %r8d
+        syscall
+        test    %rax, %rax
+        jnz     1f
+        xor     %ebp, %ebp
+        pop     %rax
+        pop     %rdi
+        and     $-16, %rsp
+        call    *%rax
+        mov     %eax, %edi
+        mov     $60, %eax
+        syscall
+        hlt
+1:      ret
+        .size   hp_tracer_clone, .-hp_tracer_clone
+)");
+
 // A system call the stop made return EINTR (epoll_wait and a few others return it after any stop,
 // where most return an ERESTART code the kernel handles) and that can be issued again unchanged.
 bool restartable_after_eintr(long nr) {
@@ -317,9 +351,10 @@ Result<ThreadHold> ThreadHold::stop(std::span<const HoldReason> threads, std::ui
   sigset_t all, old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  const int pid = ::clone(tracer_main, static_cast<char*>(stack) + kStackSize,
-                          CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED, s);
-  const int clone_errno = errno;
+  const long cloned = hp_tracer_clone(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED,
+                                      static_cast<char*>(stack) + kStackSize, tracer_main, s);
+  const int pid = cloned > 0 ? static_cast<int>(cloned) : -1;
+  const int clone_errno = cloned > 0 ? 0 : static_cast<int>(-cloned);
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0)
     return make_error(ErrorCode::unsafe_threads, describe_thread(threads[0].tid),
