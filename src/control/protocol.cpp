@@ -53,7 +53,7 @@ const char* op_name(Op op) {
 }
 
 ErrorCode error_code_from_name(std::string_view name) {
-  for (int c = 0; c <= static_cast<int>(ErrorCode::permission); ++c) {
+  for (int c = 0; c <= static_cast<int>(kLastErrorCode); ++c) {
     if (name == error_code_name(static_cast<ErrorCode>(c))) return static_cast<ErrorCode>(c);
   }
   return ErrorCode::internal;

@@ -59,6 +59,10 @@ Response error_response(Error error);
 Response ok_response(nlohmann::ordered_json result);
 
 /// The ErrorCode spelled by error_code_name, or internal for an unknown name.
+/// The highest error code: codes run from ok (0) to it without gaps. A new code must move it, or
+/// it reaches the other end of the socket as "internal" (ControlProtocol.EveryErrorCodeRoundTripsByName).
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::unsafe_threads;
+
 ErrorCode error_code_from_name(std::string_view name);
 
 }  // namespace hotpatch::control

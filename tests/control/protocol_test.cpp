@@ -30,6 +30,15 @@ TEST(ControlProtocol, RoundTripsEveryOp) {
   EXPECT_TRUE(back->all);
 }
 
+// An error crosses the socket by name; every code must come back as itself, not as "internal".
+TEST(ControlProtocol, EveryErrorCodeRoundTripsByName) {
+  for (int c = 0; c <= static_cast<int>(kLastErrorCode); ++c) {
+    const auto code = static_cast<hotpatch::ErrorCode>(c);
+    EXPECT_STRNE(hotpatch::error_code_name(code), "unknown") << c;
+    EXPECT_EQ(error_code_from_name(hotpatch::error_code_name(code)), code) << c;
+  }
+}
+
 TEST(ControlProtocol, RefusesMalformedRequestsWithAReason) {
   EXPECT_EQ(refusal("{\"hotpatch\":1,"), "request: is not valid JSON");
   EXPECT_EQ(refusal("[1,2]"), "request: is not a JSON object");
