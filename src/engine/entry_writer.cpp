@@ -74,18 +74,32 @@ void flush_deferred_log() {
   t_deferred_log.clear();
 }
 
-// A failure whose clean-up also failed: both are reported and logged, with the functions that may
-// keep a temporary int3 (each call then takes a trap and runs the previous code, slowly).
-Status with_undo(Status failure, const Status& undo, std::span<EntryRedirect* const> sites) {
-  if (undo) return failure;
+// Appends to `e`, and logs, that these functions may keep a temporary int3 (each call then takes
+// a trap and runs the previous code, slowly).
+Error int3_may_stay(Error e, const std::string& why, std::span<EntryRedirect* const> sites) {
   std::string names;
   for (std::size_t i = 0; i < sites.size() && i < 8; ++i) names += (i ? ", " : "") + sites[i]->name;
   if (sites.size() > 8) names += " and " + std::to_string(sites.size() - 8) + " more";
-  Error e = failure ? make_error(ErrorCode::internal, "write", "cleaning up") : failure.error();
-  e.message += "; restoring the previous bytes also failed (" + undo.error().what() + "): " + names +
-               " may keep a temporary int3 at the entry";
+  e.message += "; " + why + ": " + names + " may keep a temporary int3 at the entry";
   t_deferred_log.emplace_back(LogLevel::error, e.what());
   return e;
+}
+
+// A failure whose clean-up also failed: both are reported.
+Status with_undo(Status failure, const Status& undo, std::span<EntryRedirect* const> sites) {
+  if (undo || failure) return failure;
+  return int3_may_stay(failure.error(), "restoring the previous bytes also failed (" + undo.error().what() + ")", sites);
+}
+
+// Holds the threads a write cannot otherwise make safe (see os/linux/thread_hold.hpp) around
+// `write`, then logs what the window deferred.
+template <class Write>
+Status while_held(std::chrono::milliseconds timeout, Write&& write) {
+  HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
+  Status s = write();
+  os::release_held_threads(hold);
+  flush_deferred_log();
+  return s;
 }
 
 // The writes are complete; a core that misses this serialisation runs the new bytes once it
@@ -113,12 +127,7 @@ Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milli
     sites.push_back(r);
   }
   HOTPATCH_TRY(os::register_sites(sites));
-  // Threads that an int3 would kill or a round cannot reach are stopped for the whole window.
-  HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
-  Status s = install_held(entries, timeout);
-  os::release_held_threads(hold);
-  flush_deferred_log();
-  return s;
+  return while_held(timeout, [&] { return install_held(entries, timeout); });
 }
 
 static Status install_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
@@ -146,11 +155,7 @@ static Status install_held(std::span<EntryRedirect* const> entries, std::chrono:
 
 Status remove_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
-  HOTPATCH_LET(hold, os::hold_unreachable_threads(timeout));
-  Status s = remove_held(entries, timeout);
-  os::release_held_threads(hold);
-  flush_deferred_log();
-  return s;
+  return while_held(timeout, [&] { return remove_held(entries, timeout); });
 }
 
 static Status remove_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
@@ -173,7 +178,8 @@ static Status remove_held(std::span<EntryRedirect* const> entries, std::chrono::
   // Every site now holds an int3 and the original bytes after it: writing byte 0 finishes the
   // revert whatever the synchronisation said, which is better than leaving the traps.
   warn_late_sync(os::sync_cores(timeout), "the original bytes after the int3");
-  if (auto s = write_head(entries, false, done); !s) return with_undo(s, s, entries.subspan(done));
+  if (auto s = write_head(entries, false, done); !s)
+    return int3_may_stay(s.error(), "the revert stopped there", entries.subspan(done));
   warn_late_sync(os::sync_cores(timeout), "the revert");
   return {};
 }

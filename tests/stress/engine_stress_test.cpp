@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "stress_env.hpp"
 #include "targets.h"
 
 #include <atomic>
@@ -17,10 +18,7 @@
 
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::atoi(v) : fallback;
-}
+using hptest::env_int;
 
 TEST(EngineStress, CallersSeeOnlyOldOrNewWhileApplyAndRevertLoop) {
   const int cycles = env_int("HP_STRESS_CYCLES", 2000);

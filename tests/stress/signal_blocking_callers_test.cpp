@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "stress_env.hpp"
 #include "targets.h"
 
 #include <atomic>
@@ -20,10 +21,7 @@
 
 namespace {
 
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? std::atoi(v) : fallback;
-}
+using hptest::env_int;
 
 TEST(SignalBlockingCallers, SurviveApplyAndRevertCycles) {
   const int cycles = env_int("HP_STRESS_CYCLES", 300);
