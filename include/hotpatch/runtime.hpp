@@ -69,6 +69,7 @@ struct PatchedFunction {
   std::chrono::system_clock::time_point since;  ///< when that version became active
   std::size_t stacked = 0;       ///< how many older patch versions lie below the active one
   bool unloaded = false;         ///< its module was unloaded: nothing is written for it; revert cancels it
+  std::string reload_error;      ///< its module was loaded again but the patch could not follow it: why
 };
 
 /// A patch that is applied now.
@@ -77,6 +78,9 @@ struct AppliedPatch {
   std::string path;
   std::string sha256;  ///< of the patch object's bytes as loaded (lower-case hex)
   std::chrono::system_clock::time_point applied_at;
+  /// Every function it replaces is in a module that was unloaded. Its object stays loaded (a thread
+  /// may still be running its code); it follows the module if that is loaded again.
+  bool targets_unloaded = false;
 };
 
 struct ApplyOptions {

@@ -51,7 +51,8 @@ json function_row(const PatchedFunction& f) {
           {"method", f.method == RedirectMethod::vtable_slot ? "vtable_slot" : "entry_jump"},
           {"since", iso_time(f.since)},
           {"stacked", f.stacked},
-          {"unloaded", f.unloaded}};
+          {"unloaded", f.unloaded},
+          {"reload_error", f.reload_error}};
 }
 
 std::string who(const PeerCredentials& p) { return "pid " + std::to_string(p.pid) + " uid " + std::to_string(p.uid); }
@@ -113,7 +114,8 @@ Response ControlService::status() const {
                        {"version", p.manifest.version},
                        {"about", p.manifest.about},
                        {"source", src != sources_.end() ? src->second : p.path},
-                       {"applied_at", iso_time(p.applied_at)}});
+                       {"applied_at", iso_time(p.applied_at)},
+                       {"targets_unloaded", p.targets_unloaded}});
   }
   json functions = json::array();
   for (const auto& f : patch_table()) functions.push_back(function_row(f));

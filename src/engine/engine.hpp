@@ -27,17 +27,28 @@ class Engine {
   std::vector<AppliedPatch> patches();
   EngineStats stats();
 
+  /// The loader's hook: a module was loaded (outside the loader's lock, in the loading thread).
+  void on_modules_loaded();
+
  private:
   Result<AppliedPatch> apply_locked(const std::function<Result<PatchImage>()>& read_image, const ApplyOptions& options);
   Result<AppliedPatch> apply_guarded(const std::string& name, const std::function<Result<PatchImage>()>& read,
                                      const ApplyOptions& options);
   Status revert_locked(std::string_view id, const ApplyOptions& options);
-  // Marks functions whose module was unloaded (or replaced by another at its address) since they
-  // were recorded; cheap when the loader's counters did not move.
+  // When the loader's counters moved since the last look: marks functions whose module was
+  // unloaded (or replaced by another at its address), then re-applies patches to modules of
+  // theirs that are loaded again. Cheap when the counters did not move.
+  void sync_with_loader_locked();
   void notice_unloaded_modules();
+  void follow_reloaded_modules();
+  // Applies the active versions recorded for `keys` (entries of one unloaded module) to `module`,
+  // loaded again; on failure records why in each entry and leaves the module running unpatched.
+  Status follow_into(const LoadedModule& module, const std::vector<std::uintptr_t>& keys);
+  // After a transaction: whether dlopen has anything to report to the engine.
+  void update_load_following();
 
   image::ModuleGeneration generation_seen_{};
-  std::mutex mutex_;
+  std::timed_mutex mutex_;
   PatchTable table_;
   EngineStats stats_;
   PatchLoader loader_;  // loaded patches stay loaded: a thread may still run them

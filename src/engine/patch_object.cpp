@@ -3,6 +3,7 @@
 #include "engine/patch_validation.hpp"
 #include "image/loadable_elf.hpp"
 #include "image/module_list.hpp"
+#include "os/linux/loader_hooks.hpp"
 #include "support/content_hash.hpp"
 
 #include <algorithm>
@@ -128,12 +129,12 @@ Result<void*> PatchLoader::load(const PatchImage& image, bool& fresh) {
     if (done == bytes.size() && !sealed) memfd_failure = std::string("cannot seal the memfd: ") + std::strerror(errno);
     if (sealed) {
       const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
-      handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      handle = os::real_dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
       if (handle == nullptr) memfd_failure = dl_error();
     }
     // dlopen knows objects by name: the fd stays open so no later memfd gets this /proc path.
     if (handle != nullptr && !image.build_id.empty() && loaded_build_id(handle) != image.build_id) {
-      dlclose(handle);
+      os::real_dlclose(handle);
       handle = nullptr;
       memfd_failure = "dlopen returned another object";
     }
@@ -176,7 +177,7 @@ Result<void*> PatchLoader::load_checked_file(const PatchImage& image, const std:
                       "the file is not the content that was checked (it changed since)" + from_memory);
   }
   const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
-  void* handle = dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = os::real_dlopen(proc_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     ::close(fd);
     return make_error(ErrorCode::load_failed, image.path, "dlopen failed: " + dl_error() + from_memory);
@@ -185,7 +186,7 @@ Result<void*> PatchLoader::load_checked_file(const PatchImage& image, const std:
   // answered with the old object.
   const bool known = std::any_of(by_sha256_.begin(), by_sha256_.end(), [&](const auto& kv) { return kv.second == handle; });
   if (known || image.build_id.empty() || loaded_build_id(handle) != image.build_id) {
-    if (!known) dlclose(handle);
+    if (!known) os::real_dlclose(handle);
     ::close(fd);
     return make_error(ErrorCode::load_failed, image.path,
                       "the loaded object is not the file that was checked (it changed, or another object was "

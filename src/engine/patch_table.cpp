@@ -49,6 +49,7 @@ std::vector<PatchedFunction> PatchTable::rows() const {
     row.since = f.layers.back().since;
     row.stacked = f.layers.size() - 1;
     row.unloaded = f.unloaded;
+    row.reload_error = f.follow_error;
     out.push_back(std::move(row));
   }
   return out;
@@ -56,9 +57,26 @@ std::vector<PatchedFunction> PatchTable::rows() const {
 
 void PatchTable::erase(std::uintptr_t address) { functions_.erase(address); }
 
+FunctionEntry& PatchTable::rekey(std::uintptr_t from, std::uintptr_t to) {
+  if (from == to) return functions_.at(from);
+  auto node = functions_.extract(from);
+  node.key() = to;
+  node.mapped().address = to;
+  auto& entry = functions_.insert(std::move(node)).position->second;
+  for (auto& r : applied_) std::replace(r->functions.begin(), r->functions.end(), from, to);
+  return entry;
+}
+
 std::vector<AppliedPatch> PatchTable::patches() const {
   std::vector<AppliedPatch> out;
-  for (const auto& r : applied_) out.push_back(r->info);
+  for (const auto& r : applied_) {
+    AppliedPatch info = r->info;
+    info.targets_unloaded = !r->functions.empty() && std::all_of(r->functions.begin(), r->functions.end(), [&](auto a) {
+      auto it = functions_.find(a);
+      return it != functions_.end() && it->second.unloaded;
+    });
+    out.push_back(std::move(info));
+  }
   return out;
 }
 

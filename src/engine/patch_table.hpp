@@ -30,6 +30,7 @@ struct FunctionEntry {
   std::string build_id;            ///< of the module the function was found in
   std::uintptr_t module_base = 0;  ///< where that module was loaded
   bool unloaded = false;           ///< that module is gone: nothing may be written for this function
+  std::string follow_error;        ///< why the patch could not follow the module when it was loaded again
   std::uintptr_t address = 0;
   RedirectMethod method = RedirectMethod::entry_jump;
   std::unique_ptr<EntryRedirect> redirect;  ///< entry_jump: kept after a full revert, for reuse
@@ -51,6 +52,10 @@ class PatchTable {
   FunctionEntry* find(std::uintptr_t address);
   FunctionEntry& insert(FunctionEntry entry);
   void erase(std::uintptr_t address);
+  /// Moves an entry to the address its function has now (its module was loaded again elsewhere),
+  /// in the table and in every patch that lists it.
+  FunctionEntry& rekey(std::uintptr_t from, std::uintptr_t to);
+  bool has_patches() const { return !applied_.empty(); }
   template <class F>
   void for_each(F&& f) {
     for (auto& [address, entry] : functions_) f(entry);

@@ -3,10 +3,12 @@
 // -> build redirects -> write (code first, then pointer switches) -> record.
 #include "engine/engine.hpp"
 
+#include "engine/pointer_writes.hpp"
 #include "engine/vtable_slots.hpp"
 #include "image/module_list.hpp"
 #include "image/symbol_index.hpp"
 #include "os/linux/code_writer.hpp"
+#include "os/linux/loader_hooks.hpp"
 #include "os/linux/near_allocator.hpp"
 #include "os/linux/task_status.hpp"
 #include "os/linux/thread_round.hpp"
@@ -34,26 +36,6 @@ struct TargetPlan {
   std::vector<std::uintptr_t> vtable_slots;
   std::uintptr_t replacement = 0;
 };
-
-struct PointerWrite {
-  std::uintptr_t at = 0;
-  std::uintptr_t before = 0;
-  std::uintptr_t after = 0;
-  int prot = -1;  // known protection of the page (our own slots), -1 to look it up
-};
-
-constexpr int kSlotProt = PROT_READ;  // redirect slots are read-only between switches
-
-// Stores every pointer; on failure puts back the ones already stored.
-Status write_pointers(const std::vector<PointerWrite>& writes) {
-  for (std::size_t i = 0; i < writes.size(); ++i) {
-    if (auto s = os::store_pointer(writes[i].at, writes[i].after, writes[i].prot); !s) {
-      for (std::size_t k = i; k-- > 0;) (void)os::store_pointer(writes[k].at, writes[k].before, writes[k].prot);
-      return s;
-    }
-  }
-  return {};
-}
 
 std::string loaded_builds_summary() {
   std::string out;
@@ -90,6 +72,7 @@ Engine& Engine::instance() {
     pthread_atfork([] { Engine::instance().mutex_.lock(); log::lock_for_fork(); },
                    [] { log::unlock_after_fork(); Engine::instance().mutex_.unlock(); },
                    [] { log::unlock_after_fork(); Engine::instance().mutex_.unlock(); });
+    os::set_load_listener([] { Engine::instance().on_modules_loaded(); });
     return e;
   }();
   return *engine;
@@ -108,6 +91,7 @@ Result<AppliedPatch> Engine::apply_guarded(const std::string& name, const std::f
                                            const ApplyOptions& options) {
   std::lock_guard lock(mutex_);
   auto result = apply_locked(read, options);
+  update_load_following();
   if (!result) {
     ++stats_.refusals;
     log::warning("refused " + name + ": " + result.error().what());
@@ -119,7 +103,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
                                           const ApplyOptions& options) {
   const auto t_started = std::chrono::steady_clock::now();
   HOTPATCH_LET(image, read_image());
-  notice_unloaded_modules();
+  sync_with_loader_locked();
   const std::string& path = image.path;
   const PatchManifest& manifest = image.manifest;
   const std::string who = "patch '" + manifest.id + "' v" + std::to_string(manifest.version);
@@ -209,7 +193,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   auto fail = [&](Error e) -> Error {
     if (fresh && !reachable) {
       loader_.forget(handle);
-      dlclose(handle);
+      os::real_dlclose(handle);
     }
     return prefixed(std::move(e), who);
   };
@@ -255,13 +239,30 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
       for (auto slot : p.vtable_slots) pointers.push_back({slot, before, p.replacement});
     }
   }
+  // From here until the writes are done, no module can be unmapped (dlclose waits): confirm the
+  // target is still the module resolved above, and every vtable written to is still loaded.
+  // The failure paths close the patch (the loader's lock): the guard is released first.
+  auto unloads = os::hold_module_unloads();
+  auto fail_written = [&](Error e) {
+    unloads.unlock();
+    return fail(std::move(e));
+  };
+  auto unloaded_meanwhile = [&](const std::string& what) {
+    for (const auto& b : blocks) os::unmap(b.base, b.size);
+    return fail_written(make_error(ErrorCode::wrong_build, what, "was unloaded while the patch was being applied"));
+  };
+  if (auto now = image::find_module_by_build_id(manifest.target_build_id); !now || now->base != module->base)
+    return unloaded_meanwhile(module->name);
+  for (const auto& w : pointers)
+    if (w.prot != kSlotProt && !image::find_module_containing(w.at)) return unloaded_meanwhile("the module of a vtable");
   reachable = !jumps.empty();  // even a failed install may have let a caller through for a moment
-  if (auto s = install_jumps(jumps, options.thread_timeout); !s) return fail(s.error());
+  if (auto s = install_jumps(jumps, options.thread_timeout); !s) return fail_written(s.error());
   if (auto s = write_pointers(pointers); !s) {
     reachable = true;
     (void)remove_jumps(jumps, options.thread_timeout);
-    return fail(s.error());
+    return fail_written(s.error());
   }
+  unloads.unlock();
 
   // Record.
   const auto t_written = std::chrono::steady_clock::now();
@@ -304,6 +305,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
 Status Engine::revert(std::string_view id, const ApplyOptions& options) {
   std::lock_guard lock(mutex_);
   auto result = revert_locked(id, options);
+  update_load_following();
   if (!result) {
     ++stats_.refusals;
     log::warning("revert of '" + std::string(id) + "' refused: " + result.error().what());
@@ -318,6 +320,10 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   const std::string who = "patch '" + id + "' v" + std::to_string(rec->info.manifest.version);
 
   const auto t_started = std::chrono::steady_clock::now();
+  sync_with_loader_locked();
+  // No module can be unmapped from here until the writes are done (dlclose waits); one unmapped
+  // since the look above is marked now, and nothing is written for it.
+  auto unloads = os::hold_module_unloads();
   notice_unloaded_modules();
   std::vector<EntryRedirect*> to_original;
   std::vector<PointerWrite> pointers;
@@ -345,6 +351,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
     (void)write_pointers(back);
     return prefixed(s.error(), who);
   }
+  unloads.unlock();
   stats_.write_ns += nanoseconds(std::chrono::steady_clock::now() - t_started);
 
   const auto now = std::chrono::system_clock::now();
@@ -365,35 +372,15 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   return {};
 }
 
-void Engine::notice_unloaded_modules() {
-  const auto now = image::module_generation();
-  if (now == generation_seen_) return;
-  table_.for_each([](FunctionEntry& f) {
-    if (f.unloaded) return;
-    const auto m = image::find_module_containing(f.address);
-    const bool same_module = m && m->build_id == f.build_id && m->base == f.module_base;
-    // The same module unloaded and loaded again at the same address holds its original bytes, not
-    // our jump (its code is mapped, so reading it is safe).
-    const bool reloaded = same_module && f.method == RedirectMethod::entry_jump && f.jump_live && f.redirect &&
-                          std::memcmp(reinterpret_cast<const void*>(f.redirect->site), f.redirect->jump.data(),
-                                      f.redirect->jump.size()) != 0;
-    if (same_module && !reloaded) return;
-    f.unloaded = true;
-    if (!f.layers.empty())
-      log::warning(f.symbol + " in " + f.module + ": its module was unloaded" + (reloaded ? " and loaded again" : "") +
-                   "; its patch stays listed as unloaded, nothing is written there, and reverting it cancels it");
-  });
-  generation_seen_ = now;
-}
-
 std::vector<PatchedFunction> Engine::table() {
   std::lock_guard lock(mutex_);
-  notice_unloaded_modules();
+  sync_with_loader_locked();
   return table_.rows();
 }
 
 std::vector<AppliedPatch> Engine::patches() {
   std::lock_guard lock(mutex_);
+  sync_with_loader_locked();
   return table_.patches();
 }
 

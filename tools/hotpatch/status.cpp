@@ -7,10 +7,21 @@
 namespace hotpatch::cli {
 namespace {
 
-// Runtimes before this field existed do not send it.
-bool unloaded(const nlohmann::ordered_json& f) {
-  const auto it = f.find("unloaded");
+// Runtimes before these fields existed do not send them.
+bool flag(const nlohmann::ordered_json& f, const char* name) {
+  const auto it = f.find(name);
   return it != f.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::string text(const nlohmann::ordered_json& f, const char* name) {
+  const auto it = f.find(name);
+  return it != f.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string function_state(const nlohmann::ordered_json& f) {
+  if (!flag(f, "unloaded")) return "";
+  const std::string why = text(f, "reload_error");
+  return why.empty() ? " (module unloaded)" : " (module loaded again, runs unpatched: " + cell(why) + ")";
 }
 
 void print_status(const Target& t, const nlohmann::ordered_json& s) {
@@ -22,7 +33,7 @@ void print_status(const Target& t, const nlohmann::ordered_json& s) {
     for (const auto& p : patches) {
       rows.push_back({cell(field(p, "id")), cell(field(p, "version")),
                       cell(field(p, "applied_at")),
-                      cell(field(p, "source"))});
+                      cell(field(p, "source")) + (flag(p, "targets_unloaded") ? " (every target unloaded)" : "")});
     }
     print_table(rows);
   }
@@ -33,7 +44,7 @@ void print_status(const Target& t, const nlohmann::ordered_json& s) {
                       cell(field(f, "version")),
                       cell(field(f, "patch_id")),
                       cell(field(f, "since")),
-                      cell(field(f, "method")) + (unloaded(f) ? " (module unloaded)" : "")});
+                      cell(field(f, "method")) + function_state(f)});
     }
     print_table(rows);
   }

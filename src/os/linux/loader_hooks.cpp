@@ -1,0 +1,191 @@
+#include "os/linux/loader_hooks.hpp"
+
+#include "arch/x86_64/return_site_call.hpp"
+#include "os/linux/task_status.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+
+namespace hotpatch::os {
+namespace {
+
+std::atomic<LoadListener> g_listener{nullptr};
+thread_local int t_open_depth = 0;
+
+std::recursive_mutex& unload_mutex() {
+  static auto* m = new std::recursive_mutex;  // never destroyed: dlclose may run during exit
+  return *m;
+}
+
+using CloseFn = int (*)(void*);
+
+hp_open_fn resolve_real_dlopen() {
+  // The default version first: what a program built against this libc calls.
+  if (void* f = dlvsym(RTLD_NEXT, "dlopen", "GLIBC_2.34")) return reinterpret_cast<hp_open_fn>(f);
+  return reinterpret_cast<hp_open_fn>(dlsym(RTLD_NEXT, "dlopen"));
+}
+
+CloseFn resolve_real_dlclose() {
+  if (void* f = dlvsym(RTLD_NEXT, "dlclose", "GLIBC_2.34")) return reinterpret_cast<CloseFn>(f);
+  return reinterpret_cast<CloseFn>(dlsym(RTLD_NEXT, "dlclose"));
+}
+
+bool shadow_stack_enabled() {
+  static const bool on = [] {
+    auto features = status_field(0, "x86_Thread_features:");
+    return features && features->find("shstk") != std::string::npos;
+  }();
+  return on;
+}
+
+// A ret byte inside the executable segment that holds `address` (the main program's first one
+// when no module holds it, as glibc then takes the main program for the caller).
+struct RetSearch {
+  std::uintptr_t address = 0;
+  const void* found = nullptr;
+  const void* main_fallback = nullptr;
+  bool first = true;
+};
+
+const void* ret_byte_in(std::uintptr_t from, std::uintptr_t end) {
+  const auto* p = reinterpret_cast<const unsigned char*>(from);
+  const void* hit = std::memchr(p, 0xc3, end - from);
+  return hit;
+}
+
+int find_ret_byte(dl_phdr_info* info, size_t, void* data) {
+  auto* s = static_cast<RetSearch*>(data);
+  const bool is_main = s->first;
+  s->first = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X) || !(ph.p_flags & PF_R)) continue;
+    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    const std::uintptr_t hi = lo + ph.p_memsz;
+    if (s->address >= lo && s->address < hi) {
+      s->found = ret_byte_in(s->address, hi);
+      if (s->found == nullptr) s->found = ret_byte_in(lo, s->address);
+      return 1;
+    }
+    if (is_main && s->main_fallback == nullptr) s->main_fallback = ret_byte_in(lo, hi);
+  }
+  return 0;
+}
+
+void* open_as(const void* caller, const char* file, int mode) {
+  hp_open_fn real = resolve_real_dlopen();
+  if (real == nullptr) {
+    errno = ENOSYS;
+    return nullptr;
+  }
+  if (!shadow_stack_enabled()) {
+    RetSearch s;
+    s.address = reinterpret_cast<std::uintptr_t>(caller);
+    dl_iterate_phdr(find_ret_byte, &s);
+    const void* ret = s.found != nullptr ? s.found : s.main_fallback;
+    if (ret != nullptr) return hp_call_returning_through(real, file, mode, ret);
+  }
+  // Without a ret byte to return through, libc sees the runtime as the caller: names are then
+  // searched without the caller's RUNPATH. Reached only with a shadow stack enabled.
+  return real(file, mode);
+}
+
+}  // namespace
+
+void set_load_listener(LoadListener listener) { g_listener.store(listener); }
+
+void* real_dlopen(const char* file, int mode) {
+  static const hp_open_fn real = resolve_real_dlopen();
+  return real != nullptr ? real(file, mode) : nullptr;
+}
+
+int real_dlclose(void* handle) {
+  static const CloseFn real = resolve_real_dlclose();
+  return real != nullptr ? real(handle) : -1;
+}
+
+std::unique_lock<std::recursive_mutex> hold_module_unloads() { return std::unique_lock(unload_mutex()); }
+
+}  // namespace hotpatch::os
+
+extern "C" {
+void* hp_dlopen_entry(const char*, int) __attribute__((visibility("hidden")));
+int hp_dlclose_entry(void*) __attribute__((visibility("hidden")));
+}
+
+namespace hotpatch::os {
+
+bool loader_hooks_in_place() {
+  // What the program's own lookups find, not what this library binds to.
+  return dlsym(RTLD_DEFAULT, "dlopen") == reinterpret_cast<void*>(&hp_dlopen_entry) &&
+         dlsym(RTLD_DEFAULT, "dlclose") == reinterpret_cast<void*>(&hp_dlclose_entry);
+}
+
+}  // namespace hotpatch::os
+
+extern "C" {
+
+// Read by the dlopen entry below without a lock: a stale false only skips the listener for a load
+// that raced with the first apply, which the engine notices at its next operation.
+__attribute__((visibility("hidden"))) volatile unsigned char hp_follow_loads = 0;
+// libc's dlopen once known; until then the entry takes the C++ path, which finds it.
+__attribute__((visibility("hidden"))) hp_open_fn volatile hp_real_dlopen_ptr = nullptr;
+
+__attribute__((visibility("hidden"))) void* hp_dlopen_following(const char* file, int mode) {
+  const void* caller = __builtin_return_address(0);  // reached by a jump from dlopen: the program's caller
+  if (hp_real_dlopen_ptr == nullptr) hp_real_dlopen_ptr = hotpatch::os::resolve_real_dlopen();
+  ++hotpatch::os::t_open_depth;
+  void* handle = hotpatch::os::open_as(caller, file, mode);
+  --hotpatch::os::t_open_depth;
+  if (handle != nullptr && hotpatch::os::t_open_depth == 0 && hp_follow_loads != 0) {
+    if (auto listener = hotpatch::os::g_listener.load()) {
+      const int saved = errno;
+      listener();
+      errno = saved;
+    }
+  }
+  return handle;
+}
+
+// dlclose waits while code is being written: the module it unmaps may be one being written to.
+__attribute__((visibility("hidden"))) int hp_dlclose_entry(void* handle) {
+  auto guard = hotpatch::os::hold_module_unloads();
+  return hotpatch::os::real_dlclose(handle);
+}
+
+}  // extern "C"
+
+namespace hotpatch::os {
+void set_follow_loads(bool on) { hp_follow_loads = on ? 1 : 0; }
+}  // namespace hotpatch::os
+
+// dlopen itself: with nothing to follow, a tail jump to libc's keeps the program's return address
+// for libc to read; otherwise the C++ side above, reached by a jump for the same reason.
+asm(R"(
+        .text
+        .globl  dlopen
+        .type   dlopen, @function
+        .globl  hp_dlopen_entry
+        .hidden hp_dlopen_entry
+dlopen:
+hp_dlopen_entry:
+        .cfi_startproc
+        endbr64
+        cmpb    $0, hp_follow_loads(%rip)
+        jne     hp_dlopen_following
+        mov     hp_real_dlopen_ptr(%rip), %rax
+        test    %rax, %rax
+        jz      hp_dlopen_following
+        jmp     *%rax
+        .cfi_endproc
+        .size   dlopen, .-dlopen
+
+        .globl  dlclose
+        .type   dlclose, @function
+        .set    dlclose, hp_dlclose_entry
+)");
