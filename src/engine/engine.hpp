@@ -48,6 +48,7 @@ class Engine {
   void update_load_following();
 
   image::ModuleGeneration generation_seen_{};
+  bool unloaded_during_apply_ = false;
   std::timed_mutex mutex_;
   PatchTable table_;
   EngineStats stats_;

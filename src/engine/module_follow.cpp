@@ -11,8 +11,6 @@
 #include "os/linux/task_status.hpp"
 #include "support/log.hpp"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -47,6 +45,7 @@ void Engine::notice_unloaded_modules() {
   const auto now = image::module_generation();
   if (now == generation_seen_) return;
   std::set<const AppliedRecord*> touched;
+  std::vector<std::uintptr_t> forgotten;  // kept only to reuse their redirect, which is of no use now
   table_.for_each([&](FunctionEntry& f) {
     if (f.unloaded) return;
     const auto m = image::find_module_containing(f.address);
@@ -55,12 +54,16 @@ void Engine::notice_unloaded_modules() {
     if (same_module && !reloaded) return;
     f.unloaded = true;
     f.follow_error.clear();
-    if (f.layers.empty()) return;
+    if (f.layers.empty()) {
+      forgotten.push_back(f.address);
+      return;
+    }
     for (const auto& l : f.layers) touched.insert(l.patch);
     log::warning(f.symbol + " in " + f.module + ": its module was unloaded" + (reloaded ? " and loaded again" : "") +
                  "; nothing is written there; the patch follows the module if it is loaded again, and reverting it "
                  "cancels it");
   });
+  for (auto a : forgotten) table_.erase(a);
   for (const auto* rec : touched) {
     bool all_gone = true;
     for (auto a : rec->functions) {
@@ -76,6 +79,8 @@ void Engine::notice_unloaded_modules() {
 }
 
 void Engine::sync_with_loader_locked() {
+  // Both steps read code of loaded modules; neither takes the loader's lock.
+  auto unloads = os::hold_module_unloads();
   const auto before = generation_seen_;
   notice_unloaded_modules();
   if (generation_seen_ != before) follow_reloaded_modules();
@@ -115,6 +120,8 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
     FunctionEntry& f = *table_.find(key);
     auto sym = image::resolve_symbol(module, f.symbol, image::SymbolKind::function);
     if (!sym) return sym.error();
+    if (const FunctionEntry* there = table_.find(sym->address); there != nullptr && there->layers.empty() && sym->address != key)
+      table_.erase(sym->address);  // a record kept only for reuse, of a copy that is gone
     if (sym->address != key && table_.find(sym->address) != nullptr)
       return make_error(ErrorCode::not_patchable, f.symbol,
                         "another patched function is still recorded at its new address; revert that patch first");
@@ -135,12 +142,10 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
   // patch code is not running against the new copy yet, so the stores race with nothing.
   for (const auto* rec : records) {
     if (rec->info.manifest.target_build_id != module.build_id) continue;
-    for (const auto& imp : rec->info.manifest.imports) {
-      auto sym = image::resolve_symbol(module, imp.target_symbol, image::SymbolKind::any);
+    for (const auto& imp : rec->imports) {
+      auto sym = image::resolve_symbol(module, imp.symbol, image::SymbolKind::any);
       if (!sym) return sym.error();
-      auto* slot = static_cast<void**>(dlsym(rec->handle, imp.variable.c_str()));
-      if (slot == nullptr) return make_error(ErrorCode::malformed_patch, imp.variable, "the patch no longer exports it");
-      *slot = reinterpret_cast<void*>(sym->address);
+      *imp.slot = reinterpret_cast<void*>(sym->address);
     }
   }
 
@@ -159,18 +164,11 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
   }
   std::vector<EntryRedirect*> jumps;
   for (auto& b : built) jumps.push_back(&b);
-  {
-    auto unloads = os::hold_module_unloads();
-    auto now = image::find_module_by_build_id(module.build_id);
-    if (!now || now->base != module.base) {
-      for (const auto& b : blocks) os::unmap(b.base, b.size);
-      return make_error(ErrorCode::wrong_build, module.name, "was unloaded again before its patches could follow it");
-    }
-    if (auto s = install_jumps(jumps, std::chrono::milliseconds(500)); !s) return s;
-    if (auto s = write_pointers(pointers); !s) {
-      (void)remove_jumps(jumps, std::chrono::milliseconds(500));
-      return s;
-    }
+  // Called with module unloads held (sync_with_loader_locked): the module is still there.
+  if (auto s = install_jumps(jumps, std::chrono::milliseconds(500)); !s) return s;
+  if (auto s = write_pointers(pointers); !s) {
+    (void)remove_jumps(jumps, std::chrono::milliseconds(500));
+    return s;
   }
   for (const auto& m : moves) {
     FunctionEntry& f = table_.rekey(m.from, m.to);

@@ -41,9 +41,16 @@ struct FunctionEntry {
   std::uintptr_t active_target() const { return layers.empty() ? address : layers.back().replacement; }
 };
 
+/// Where the patch keeps the address of something of its target's, and what it names there.
+struct ImportSlot {
+  void** slot = nullptr;
+  std::string symbol;
+};
+
 struct AppliedRecord {
   AppliedPatch info;
   void* handle = nullptr;
+  std::vector<ImportSlot> imports;  ///< bound again when the target module is loaded again
   std::vector<std::uintptr_t> functions;
 };
 

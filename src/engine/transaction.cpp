@@ -91,6 +91,12 @@ Result<AppliedPatch> Engine::apply_guarded(const std::string& name, const std::f
                                            const ApplyOptions& options) {
   std::lock_guard lock(mutex_);
   auto result = apply_locked(read, options);
+  // A library unloaded mid-apply (nothing written): planned again, against what is loaded now.
+  for (int again = 0; again < 3 && !result && unloaded_during_apply_; ++again) {
+    unloaded_during_apply_ = false;
+    result = apply_locked(read, options);
+  }
+  unloaded_during_apply_ = false;
   update_load_following();
   if (!result) {
     ++stats_.refusals;
@@ -115,6 +121,10 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
                       "declares version " + std::to_string(manifest.version) + ", but it was offered as version " +
                           std::to_string(*options.expect_version));
 
+  // Planning reads the target's code and vtables: no module may be unmapped meanwhile. The guard
+  // is let go while the patch is loaded (that takes the loader's lock) and taken again to write.
+  auto unloads = os::hold_module_unloads();
+  const auto planned_at = image::module_generation();
   auto module = image::find_module_by_build_id(manifest.target_build_id);
   if (!module)
     return make_error(ErrorCode::wrong_build, who,
@@ -183,6 +193,8 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
     imports.emplace_back(imp.variable, sym->address);
   }
 
+  unloads.unlock();
+
   // Load the patch (the very bytes checked above) and bind it.
   const auto t_resolved = std::chrono::steady_clock::now();
   bool fresh = false;
@@ -210,6 +222,9 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
       return fail(make_error(ErrorCode::malformed_patch, var, "the patch does not export this import variable"));
     *slot = reinterpret_cast<void*>(address);
   }
+  std::vector<ImportSlot> import_slots;
+  for (std::size_t i = 0; i < imports.size(); ++i)
+    import_slots.push_back({static_cast<void**>(dlsym(handle, imports[i].first.c_str())), manifest.imports[i].target_symbol});
 
   // Redirect memory for functions patched for the first time.
   const auto t_loaded = std::chrono::steady_clock::now();
@@ -242,7 +257,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   // From here until the writes are done, no module can be unmapped (dlclose waits): confirm the
   // target is still the module resolved above, and every vtable written to is still loaded.
   // The failure paths close the patch (the loader's lock): the guard is released first.
-  auto unloads = os::hold_module_unloads();
+  unloads.lock();
   auto fail_written = [&](Error e) {
     unloads.unlock();
     return fail(std::move(e));
@@ -251,10 +266,11 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
     for (const auto& b : blocks) os::unmap(b.base, b.size);
     return fail_written(make_error(ErrorCode::wrong_build, what, "was unloaded while the patch was being applied"));
   };
-  if (auto now = image::find_module_by_build_id(manifest.target_build_id); !now || now->base != module->base)
-    return unloaded_meanwhile(module->name);
-  for (const auto& w : pointers)
-    if (w.prot != kSlotProt && !image::find_module_containing(w.at)) return unloaded_meanwhile("the module of a vtable");
+  if (image::module_generation().subs != planned_at.subs) {
+    // Something was unloaded while the patch was loaded: the plan may describe code that is gone.
+    unloaded_during_apply_ = true;
+    return unloaded_meanwhile("a library");
+  }
   reachable = !jumps.empty();  // even a failed install may have let a caller through for a moment
   if (auto s = install_jumps(jumps, options.thread_timeout); !s) return fail_written(s.error());
   if (auto s = write_pointers(pointers); !s) {
@@ -270,6 +286,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   AppliedRecord record;
   record.info = {manifest, path, image.sha256, now};
   record.handle = handle;
+  record.imports = std::move(import_slots);
   for (const auto& p : plans) record.functions.push_back(p.address);
   const AppliedRecord& rec = table_.add_patch(std::move(record));
   for (const auto& p : plans) {

@@ -10,7 +10,8 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
-#include <dlfcn.h>
+#include <link.h>
+#include <optional>
 #include <cstdlib>
 #include <cstring>
 #include <linux/membarrier.h>
@@ -333,6 +334,42 @@ Status sync_cores(std::chrono::milliseconds timeout) {
   return {};
 }
 
+struct ModuleSearch {
+  std::uintptr_t address = 0;
+  std::optional<std::string> path;
+  bool first = true;
+};
+
+int find_module_path(dl_phdr_info* info, size_t, void* data) {
+  auto* s = static_cast<ModuleSearch*>(data);
+  const bool is_main = s->first;
+  s->first = false;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    if (s->address < lo || s->address >= lo + ph.p_memsz) continue;
+    if (is_main || info->dlpi_name == nullptr || *info->dlpi_name == '\0') {
+      char buf[4096];
+      const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+      s->path = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("the main program");
+    } else {
+      s->path = info->dlpi_name;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+// The file of the loaded module holding `address`, found without the loader's lock (dl_iterate_phdr
+// takes only the lock that guards the list).
+std::optional<std::string> module_path_containing(std::uintptr_t address) {
+  ModuleSearch s;
+  s.address = address;
+  dl_iterate_phdr(find_module_path, &s);
+  return s.path;
+}
+
 // A handler installed after ours (a crash reporter, a language runtime) would receive the int3 of
 // a caller that meets a site mid-write: a crash dump, or the default action killing the process.
 Status trap_handler_is_ours_locked() {
@@ -350,11 +387,8 @@ Status trap_handler_is_ours_locked() {
     char at[32];
     std::snprintf(at, sizeof at, "%p", fn);
     now = std::string("a handler at ") + at;
-    Dl_info info{};
-    if (dladdr(fn, &info) != 0) {
-      if (info.dli_sname != nullptr) now += std::string(" (") + info.dli_sname + ")";
-      if (info.dli_fname != nullptr) now += std::string(" in ") + info.dli_fname;
-    }
+    // Not dladdr: it takes the loader's lock, and this runs while module unloads are held.
+    if (auto in = module_path_containing(reinterpret_cast<std::uintptr_t>(fn))) now += " in " + *in;
   }
   return make_error(ErrorCode::unsafe_threads, "SIGTRAP",
                     "the handler hotpatch installed was replaced; it is now " + now +
