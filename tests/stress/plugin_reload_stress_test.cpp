@@ -42,7 +42,9 @@ TEST(PluginReload, PatchFollowsAndNothingElseIsWritten) {
         std::this_thread::sleep_for(std::chrono::microseconds(300));  // until the plugin is loaded again
         continue;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // loads in between see it applied
+      // Loads in between see it applied; every third time it stays long enough to outlast even a
+      // long-loaded copy (the loader holds one for 10 ms every fourth time).
+      std::this_thread::sleep_for(std::chrono::milliseconds(i % 3 == 0 ? 15 : 2));
       phase.fetch_add(1);
       auto r = hotpatch::revert_patch("plugin");
       if (r) applied = false;
@@ -66,7 +68,6 @@ TEST(PluginReload, PatchFollowsAndNothingElseIsWritten) {
     auto fn = reinterpret_cast<Fn>(dlsym(handle, "hp_plugin_value"));
     const int v = fn(1);
     const bool steady = before % 2 == 0 && phase.load() == before;
-    ++loads;
     if (reinterpret_cast<std::uintptr_t>(fn) != last_address) ++moved;
     last_address = reinterpret_cast<std::uintptr_t>(fn);
     if (v != 2 && v != 101) ++wrong;
@@ -77,12 +78,14 @@ TEST(PluginReload, PatchFollowsAndNothingElseIsWritten) {
       if (v == 2) ++own_code;
       else ++wrong;
     }
-    // Loaded for about a millisecond, calling all along: applies and reverts meet it loaded.
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(800);
+    // Loaded for about a millisecond, calling all along, and every fourth time for 10 ms, long
+    // enough for a slow apply (a sanitizer build) to find it loaded.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(loads % 4 == 0 ? 10000 : 800);
     for (int k = 0; std::chrono::steady_clock::now() < until; ++k) {
       const int w = fn(k);
       if (w != k + 1 && w != k + 100) ++wrong;
     }
+    ++loads;
     ASSERT_EQ(dlclose(handle), 0);
     if (other != nullptr) {
       auto ofn = reinterpret_cast<Fn>(dlsym(other, "hp_plugin_value"));
