@@ -25,7 +25,7 @@ struct ControlState {
   std::unique_ptr<control::ControlServer> server;  // stopped first: its thread uses the service
 
   ~ControlState() {
-    server.reset();
+    server.reset();  // joins its thread, which may have started the poller
     poller.reset();
   }
 };
@@ -71,6 +71,16 @@ Result<std::unique_ptr<ControlState>> build(const ControlOptions& options, bool 
   HOTPATCH_LET(trust, control::PatchTrust::from(keys, options.allow_unsigned));
   state->trust_text = trust.describe();
   state->service = std::make_shared<control::ControlService>(updater, options.poll_interval, std::move(trust));
+  const bool polls = updater && options.poll_interval.count() > 0;
+  // A fork child with an endpoint starts the poller from the endpoint's thread, once fork() has
+  // returned: its fork handler starts that one thread and nothing else. The poller pointer is
+  // written there before any reader: state is torn down only after the server thread is joined.
+  std::function<void()> later;
+  if (polls && in_fork_child && options.serve_socket) {
+    later = [raw = state.get(), updater, interval = options.poll_interval] {
+      raw->poller = std::make_unique<control::RegistryPoller>(updater, interval);
+    };
+  }
   if (options.serve_socket) {
     std::string dir = options.socket_dir.empty() ? control::default_socket_dir() : options.socket_dir;
     control::ServerLimits limits;
@@ -81,10 +91,10 @@ Result<std::unique_ptr<ControlState>> build(const ControlOptions& options, bool 
                              [service](const control::Request& r, control::Fd fd, const control::PeerCredentials& p) {
                                return service->handle(r, std::move(fd), p);
                              },
-                             limits));
+                             limits, std::move(later)));
     state->server = std::move(server);
   }
-  if (updater && options.poll_interval.count() > 0) {
+  if (polls && !(in_fork_child && options.serve_socket)) {
     state->poller = std::make_unique<control::RegistryPoller>(updater, options.poll_interval);
   }
   return state;

@@ -77,7 +77,7 @@ void read_some(Connection& c) {
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::string& dir, RequestHandler handler,
-                                                            ServerLimits limits) {
+                                                            ServerLimits limits, std::function<void()> on_thread_start) {
   HOTPATCH_TRY(prepare_socket_dir(dir));
   for (pid_t dead : remove_stale_sockets(dir)) {
     log::info("control: removed the stale socket of dead process " + std::to_string(dead) + " in " + dir);
@@ -98,6 +98,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(const std::string& d
   s->worker_ = std::move(worker);
   s->handler_ = std::move(handler);
   s->limits_ = limits;
+  s->on_thread_start_ = std::move(on_thread_start);
   s->thread_ = std::thread([raw = s.get()] { raw->run(); });
   return s;
 }
@@ -119,6 +120,7 @@ void ControlServer::abandon_after_fork() noexcept {
 }
 
 void ControlServer::run() {
+  if (on_thread_start_) on_thread_start_();
   std::vector<Connection> conns;
   std::uint64_t next_ticket = 0;
   auto respond = [&](Connection& c, const Response& r) {

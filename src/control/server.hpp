@@ -35,8 +35,10 @@ using RequestHandler = std::function<Reply(const Request&, Fd passed_fd, const P
 class ControlServer {
  public:
   /// Prepares `dir`, removes stale sockets in it, binds <dir>/<pid>.sock and starts the thread.
+  /// `on_thread_start`, when set, runs first on the server's thread (a fork child starts the rest
+  /// of its control state there, not in its fork handler).
   static Result<std::unique_ptr<ControlServer>> start(const std::string& dir, RequestHandler handler,
-                                                      ServerLimits limits);
+                                                      ServerLimits limits, std::function<void()> on_thread_start = {});
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -58,6 +60,7 @@ class ControlServer {
   std::unique_ptr<DeferredWorker> worker_;
   RequestHandler handler_;
   ServerLimits limits_;
+  std::function<void()> on_thread_start_;
   std::thread thread_;
 };
 
