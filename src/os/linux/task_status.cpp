@@ -24,6 +24,12 @@ std::vector<int> other_threads() {
 }
 
 std::optional<std::uintptr_t> blocked_user_pc(int tid) {
+  auto c = blocked_user_context(tid);
+  if (!c) return std::nullopt;
+  return c->pc;
+}
+
+std::optional<UserContext> blocked_user_context(int tid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -35,11 +41,14 @@ std::optional<std::uintptr_t> blocked_user_pc(int tid) {
   buf[n] = '\0';
   if (std::strncmp(buf, "running", 7) == 0) return std::nullopt;
   // "nr a1 .. a6 sp pc" or "-1 sp pc": the PC is the last field.
-  const char* last = std::strrchr(buf, ' ');
+  char* last = std::strrchr(buf, ' ');
   if (last == nullptr) return std::nullopt;
   const std::uintptr_t pc = std::strtoull(last + 1, nullptr, 16);
   if (pc == 0) return std::nullopt;
-  return pc;
+  *last = '\0';
+  const char* before = std::strrchr(buf, ' ');
+  const std::uintptr_t sp = before != nullptr ? std::strtoull(before + 1, nullptr, 16) : 0;
+  return UserContext{sp, pc};
 }
 
 bool thread_exists(int tid) {

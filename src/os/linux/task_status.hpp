@@ -15,6 +15,13 @@ std::vector<int> other_threads();
 /// nothing when it is running, has exited or the file cannot be read.
 std::optional<std::uintptr_t> blocked_user_pc(int tid);
 
+/// The same with the user stack pointer.
+struct UserContext {
+  std::uintptr_t sp = 0;
+  std::uintptr_t pc = 0;
+};
+std::optional<UserContext> blocked_user_context(int tid);
+
 bool thread_exists(int tid);
 
 /// "thread <tid> (<comm>)", for messages.

@@ -382,7 +382,8 @@ Result<ThreadHold> ThreadHold::stop(std::span<const HoldReason> threads, std::ui
   return hold;
 }
 
-Result<std::size_t> ThreadHold::release(const std::function<std::uintptr_t(std::uintptr_t)>& relocate) {
+Result<std::size_t> ThreadHold::release(const std::function<std::uintptr_t(std::uintptr_t)>& relocate,
+                                        const std::function<std::size_t(std::uintptr_t)>& relocate_nested) {
   if (!tracer_) return std::size_t{0};
   auto t = std::move(tracer_);
   held_.clear();
@@ -396,6 +397,7 @@ Result<std::size_t> ThreadHold::release(const std::function<std::uintptr_t(std::
       r.new_pc = to;
       ++moved;
     }
+    if (relocate_nested) moved += relocate_nested(static_cast<std::uintptr_t>(r.regs.rsp));
     const auto nr = static_cast<long>(r.regs.orig_rax);
     if (nr >= 0 && static_cast<long>(r.regs.rax) == -EINTR && restartable_after_eintr(nr) && r.inject == 0) {
       // Only when nothing else is waiting to be delivered to it: a real signal's EINTR stays.

@@ -57,7 +57,10 @@ class ThreadHold {
 
   /// Resumes every held thread. `relocate` maps the PC a thread stopped at to the PC it continues
   /// at (the identity for PCs outside every overwritten site). Returns how many threads moved.
-  Result<std::size_t> release(const std::function<std::uintptr_t(std::uintptr_t)>& relocate);
+  /// `relocate_nested`, given a held thread's stack pointer, moves the interrupted contexts of its
+  /// own signal handlers out of overwritten bytes and says how many it moved.
+  Result<std::size_t> release(const std::function<std::uintptr_t(std::uintptr_t)>& relocate,
+                              const std::function<std::size_t(std::uintptr_t)>& relocate_nested = {});
 
  private:
   struct Tracer;

@@ -18,6 +18,9 @@
 #include <mutex>
 #include <string>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <pthread.h>
+#include <cstddef>
 #include <thread>
 #include <ucontext.h>
 #include <unistd.h>
@@ -89,10 +92,152 @@ void move_out_of_entry(ucontext_t* uc) {
   g_relocated.fetch_add(1, std::memory_order_relaxed);
 }
 
+// A thread inside a signal handler of its own returns, through the handler's signal frame, to the
+// context the signal interrupted, which may lie strictly inside entry bytes being overwritten. The
+// frame starts with the return address of the handler: libc's restorer (sa_restorer, the same for
+// every handler installed through libc). A word equal to it, followed by a ucontext whose FPU
+// state pointer lies just above, in the same frame, is taken for such a frame.
+std::uintptr_t g_restorer = 0;
+constexpr std::size_t kFrameScan = 256 * 1024;  // how far above the stack pointer frames are looked for
+constexpr std::size_t kFpStateReach = 32 * 1024;
+
+struct NestedFrame {
+  std::uintptr_t at = 0;  // address of the restorer word; the ucontext follows it
+  std::uintptr_t pc = 0;
+  std::uintptr_t sp = 0;
+};
+
+// The kernel's frame is smaller than glibc's ucontext_t: only the part up to the signal mask is
+// the same, and the FPU state follows the frame, 64-byte aligned (xsave).
+constexpr std::size_t kFramePrefix = offsetof(ucontext_t, uc_sigmask);
+
+bool plausible_frame(std::uintptr_t at, const ucontext_t& uc) {
+  const auto fp = reinterpret_cast<std::uintptr_t>(uc.uc_mcontext.fpregs);
+  return fp > at + 8 + kFramePrefix && fp < at + kFpStateReach && fp % 64 == 0;
+}
+
+// Scans [from, to) (8-byte aligned words) read through `words`, which gives the word at an address
+// or false past readable memory; calls `found` for every plausible frame.
+template <class Read, class Found>
+void scan_frames(std::uintptr_t from, std::uintptr_t to, Read&& words, Found&& found) {
+  if (g_restorer == 0) return;
+  for (std::uintptr_t a = (from + 7) & ~std::uintptr_t{7}; a + 8 + kFramePrefix <= to; a += 8) {
+    std::uintptr_t w = 0;
+    if (!words(a, &w, sizeof w)) return;
+    if (w != g_restorer) continue;
+    ucontext_t uc;
+    if (!words(a + 8, &uc, kFramePrefix)) return;
+    if (!plausible_frame(a, uc)) continue;
+    found(NestedFrame{a, static_cast<std::uintptr_t>(uc.uc_mcontext.gregs[REG_RIP]),
+                      static_cast<std::uintptr_t>(uc.uc_mcontext.gregs[REG_RSP])});
+  }
+}
+
+// Stack memory is read as it is: under AddressSanitizer parts of it are poisoned redzones of live
+// frames, which is no error here.
+__attribute__((no_sanitize("address", "thread"))) bool read_stack(std::uintptr_t at, void* out, std::size_t n) {
+  const auto* from = reinterpret_cast<const volatile unsigned char*>(at);
+  auto* to = static_cast<unsigned char*>(out);
+  for (std::size_t i = 0; i < n; ++i) to[i] = from[i];
+  return true;
+}
+
+std::uintptr_t rip_slot(const NestedFrame& f) {
+  return f.at + 8 + offsetof(ucontext_t, uc_mcontext) + offsetof(mcontext_t, gregs) + REG_RIP * sizeof(greg_t);
+}
+
+// Readable mappings, published for a round in which a thread may be inside a handler of its own
+// (the program catches signals): the check signal's handler scans only within the one mapping its
+// stack pointer is in, which cannot go away while the thread runs on it.
+struct Region {
+  std::uintptr_t lo, hi;
+};
+struct RegionTable {
+  std::size_t count;
+  Region regions[1];
+};
+std::atomic<const RegionTable*> g_regions{nullptr};
+std::atomic<bool> g_scan_frames{false};  // this round's table is fresh and frames may be there
+
+const Region* region_of(std::uintptr_t sp) {
+  const RegionTable* t = g_regions.load(std::memory_order_acquire);
+  if (t == nullptr) return nullptr;
+  std::size_t lo = 0, hi = t->count;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (t->regions[mid].hi <= sp) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < t->count && t->regions[lo].lo <= sp ? &t->regions[lo] : nullptr;
+}
+
+// In the thread itself (the check signal's handler): moves every interrupted context of its own
+// handlers out of entry bytes, following each frame to the stack it interrupted.
+void move_nested_out_of_entries(const ucontext_t* uc) {
+  if (!g_scan_frames.load(std::memory_order_acquire)) return;
+  std::uintptr_t sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  for (int depth = 0; depth < 8 && sp != 0; ++depth) {
+    const Region* in = region_of(sp);
+    if (in == nullptr) return;
+    const std::uintptr_t end = std::min(in->hi, sp + kFrameScan);
+    std::uintptr_t next = 0;
+    scan_frames(sp, end, read_stack,
+                [&](const NestedFrame& f) {
+                  const auto to = relocated_pc(f.pc);
+                  if (to != f.pc) {
+                    *reinterpret_cast<greg_t*>(rip_slot(f)) = static_cast<greg_t>(to);
+                    g_relocated.fetch_add(1, std::memory_order_relaxed);
+                  }
+                  if (next == 0 && (f.sp < sp || f.sp >= end)) next = f.sp;  // it interrupted another stack
+                });
+    sp = next;
+  }
+}
+
+// From another thread (normal context): whether the thread whose user stack pointer is `sp` has
+// a frame of its own handler to return into entry bytes. Read with process_vm_readv, which fails
+// instead of faulting where memory ends.
+// `move` also rewrites them: for a thread that cannot run meanwhile (held, stopped by ptrace).
+std::size_t nested_frames_in_entries(std::uintptr_t sp, bool move) {
+  if (g_restorer == 0 || sp == 0) return 0;
+  static thread_local std::vector<unsigned char> buf(kFrameScan);
+  std::size_t count = 0;
+  for (int depth = 0; depth < 8 && sp != 0; ++depth) {
+    // One remote piece per page: a transfer stops at the first piece that is not readable, but
+    // never splits one, so a single large piece crossing the end of the stack would read nothing.
+    constexpr std::size_t kPiece = 4096;
+    iovec local{buf.data(), buf.size()};
+    iovec remote[kFrameScan / kPiece];
+    std::uintptr_t at = sp;
+    for (auto& r : remote) {
+      const std::uintptr_t next_page = (at / kPiece + 1) * kPiece;
+      r = {reinterpret_cast<void*>(at), static_cast<std::size_t>(next_page - at)};
+      at = next_page;
+    }
+    const ssize_t n = process_vm_readv(getpid(), &local, 1, remote, kFrameScan / kPiece, 0);
+    if (n <= 0) break;
+    const std::uintptr_t end = sp + static_cast<std::uintptr_t>(n);
+    std::uintptr_t next = 0;
+    scan_frames(sp, end,
+                [&](std::uintptr_t a, void* out, std::size_t len) { std::memcpy(out, buf.data() + (a - sp), len); return true; },
+                [&](const NestedFrame& f) {
+                  const auto to = relocated_pc(f.pc);
+                  if (to != f.pc) {
+                    ++count;
+                    if (move) *reinterpret_cast<greg_t*>(rip_slot(f)) = static_cast<greg_t>(to);
+                  }
+                  if (next == 0 && (f.sp < sp || f.sp >= end)) next = f.sp;
+                });
+    sp = next;
+  }
+  return count;
+}
+
 void on_check_signal(int, siginfo_t* info, void* context) {
   if (info->si_code != SI_QUEUE || info->si_pid != getpid()) return;  // not from our round
   const int saved_errno = errno;
   move_out_of_entry(static_cast<ucontext_t*>(context));
+  move_nested_out_of_entries(static_cast<ucontext_t*>(context));
   const auto token = reinterpret_cast<std::uintptr_t>(info->si_value.sival_ptr);
   const std::uint64_t round = token >> 32;
   const std::size_t index = token & 0xffffffffu;
@@ -172,6 +317,8 @@ Status install_locked() {
   if (sigaction(SIGTRAP, &action, &g_previous_trap) != 0)
     return make_error(ErrorCode::internal, "sigaction(SIGTRAP)", std::strerror(errno));
   g_check_signal = sig;
+  struct sigaction installed{};
+  if (sigaction(sig, nullptr, &installed) == 0) g_restorer = reinterpret_cast<std::uintptr_t>(installed.sa_restorer);
 
   // HOTPATCH_SYNC=signals takes the path kernels without membarrier SYNC_CORE get (and tests it).
   const char* sync = std::getenv("HOTPATCH_SYNC");
@@ -199,12 +346,70 @@ AckBoard* board_for(std::size_t threads) {
   return fresh;
 }
 
-// True when the thread is blocked in the kernel with its user PC outside every entry being written.
-bool blocked_outside_entries(int tid) {
-  const auto pc = blocked_user_pc(tid);
-  if (!pc) return false;
-  const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), *pc);
-  return r == nullptr || *pc <= r->site || *pc >= r->site + r->length;
+// True when the thread is blocked in the kernel with its user PC outside every entry being written,
+// and no handler of its own it is inside returns into one (that one is signalled instead: the check
+// signal's handler moves it).
+bool blocked_outside_entries(int tid, bool catches_signals) {
+  const auto c = blocked_user_context(tid);
+  if (!c) return false;
+  const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), c->pc);
+  if (r != nullptr && c->pc > r->site && c->pc < r->site + r->length) return false;
+  return !catches_signals || nested_frames_in_entries(c->sp, false) == 0;
+}
+
+// Replaced tables are freed a minute later: a handler reads one for microseconds, but a thread can
+// be descheduled in the middle of it.
+std::vector<std::pair<const RegionTable*, std::chrono::steady_clock::time_point>>& g_retired_regions =
+    *new std::vector<std::pair<const RegionTable*, std::chrono::steady_clock::time_point>>;
+
+// Readable mappings from /proc/self/maps for the handlers to scan within, or none (nothing to scan
+// for). The table is replaced only when the mappings changed.
+void publish_regions(bool wanted) {
+  g_scan_frames.store(false, std::memory_order_release);
+  if (!wanted) return;
+  std::vector<Region> found;
+  if (FILE* f = std::fopen("/proc/self/maps", "re")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      char* end = nullptr;
+      const std::uintptr_t lo = std::strtoull(line, &end, 16);
+      if (end == nullptr || *end != '-') continue;
+      const std::uintptr_t hi = std::strtoull(end + 1, &end, 16);
+      if (end == nullptr || end[0] != ' ' || end[1] != 'r') continue;
+      found.push_back({lo, hi});
+    }
+    std::fclose(f);
+  }
+  const RegionTable* current = g_regions.load(std::memory_order_acquire);
+  if (current != nullptr && current->count == found.size() &&
+      std::equal(found.begin(), found.end(), current->regions,
+                 [](const Region& a, const Region& b) { return a.lo == b.lo && a.hi == b.hi; })) {
+    g_scan_frames.store(true, std::memory_order_release);
+    return;
+  }
+  void* mem = std::calloc(1, sizeof(RegionTable) + found.size() * sizeof(Region));
+  if (mem == nullptr) return;
+  auto* t = static_cast<RegionTable*>(mem);
+  t->count = found.size();
+  std::copy(found.begin(), found.end(), t->regions);
+  const auto now = std::chrono::steady_clock::now();
+  if (const RegionTable* old = g_regions.exchange(t, std::memory_order_acq_rel)) g_retired_regions.emplace_back(old, now);
+  std::erase_if(g_retired_regions, [&](const auto& r) {
+    if (now - r.second < std::chrono::minutes(1)) return false;
+    std::free(const_cast<RegionTable*>(r.first));
+    return true;
+  });
+  g_scan_frames.store(true, std::memory_order_release);
+}
+
+// Whether the program handles any signal itself (SigCgt beyond the two signals hotpatch handles):
+// only then can a thread be inside a handler of its own.
+bool program_catches_signals() {
+  const auto field = status_field(0, "SigCgt:");
+  if (!field) return true;
+  std::uint64_t mask = std::strtoull(field->c_str(), nullptr, 16);
+  mask &= ~((1ull << (SIGTRAP - 1)) | (1ull << (g_check_signal - 1)));
+  return mask != 0;
 }
 
 // A signal that is pending and not blocked is delivered before the thread executes another user
@@ -241,9 +446,11 @@ Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_block
   result.threads = tids.size();
   std::vector<std::size_t> pending;
   const pid_t pid = getpid();
+  const bool catches_signals = !tids.empty() && program_catches_signals();
+  publish_regions(catches_signals);
   for (std::size_t i = 0; i < tids.size(); ++i) {
     if (std::find(g_held_tids.begin(), g_held_tids.end(), tids[i]) != g_held_tids.end()) continue;
-    if (skip_blocked && blocked_outside_entries(tids[i])) {
+    if (skip_blocked && blocked_outside_entries(tids[i], catches_signals)) {
       ++result.blocked;
       continue;
     }
@@ -430,7 +637,7 @@ void release_held_threads(ThreadHold& hold) {
     std::lock_guard lock(g_install_mutex);
     g_held_tids.clear();
   }
-  auto moved = hold.release(relocated_pc);
+  auto moved = hold.release(relocated_pc, [](std::uintptr_t sp) { return nested_frames_in_entries(sp, true); });
   if (!moved) log::warning(moved.error().what());
   else g_relocated.fetch_add(*moved, std::memory_order_relaxed);
 }
