@@ -39,6 +39,7 @@ enum class ErrorCode : int {
   protocol = 23,          ///< control endpoint protocol violation
   permission = 24,        ///< peer credentials or file permissions refused
   unsafe_threads = 25,    ///< a thread could be killed or hurt by the write and cannot be stopped for it
+  function_in_use = 26,   ///< the stack check found a thread inside a function the patch replaces, until the deadline
 };
 
 /// Short stable name of a code, e.g. "write_denied".

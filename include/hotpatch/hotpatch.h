@@ -40,7 +40,8 @@ typedef enum hotpatch_status {
   HOTPATCH_E_PARSE = 22,
   HOTPATCH_E_PROTOCOL = 23,
   HOTPATCH_E_PERMISSION = 24,
-  HOTPATCH_E_UNSAFE_THREADS = 25
+  HOTPATCH_E_UNSAFE_THREADS = 25,
+  HOTPATCH_E_FUNCTION_IN_USE = 26
 } hotpatch_status;
 
 /* One patched function (see hotpatch_table). Strings stay valid until this thread's next call. */

@@ -56,6 +56,13 @@
   HOTPATCH_EXTERN_C __attribute__((visibility("default"), used)) __typeof__(type)* name = 0; \
   HOTPATCH_RECORD_("I\0" symbol "\0" #name)
 
+/** Asks for a consistency model. HOTPATCH_CONSISTENCY(stack): the patch is applied only at a moment
+ *  when no thread has any function it replaces on its stack (each thread's stack is unwound with
+ *  libunwind, loaded only for such patches); until the apply's deadline the check is retried, then
+ *  the apply is refused naming the thread and the frame. For changes whose old and new versions
+ *  must never run at the same time (a changed data layout, a lock protocol). */
+#define HOTPATCH_CONSISTENCY(model) HOTPATCH_RECORD_("C\0" #model)
+
 /** Binds the patch to the module with this GNU build-id (hex); written by hotpatch_add_patch(). */
 #define HOTPATCH_TARGET(build_id_hex, module_name) \
   HOTPATCH_RECORD_("T\0" build_id_hex "\0" module_name)

@@ -36,6 +36,8 @@ struct PatchManifest {
   std::string target_module;    ///< file name of that module, for people (the build-id decides)
   std::vector<ManifestReplacement> replaces;
   std::vector<ManifestImport> imports;
+  /// HOTPATCH_CONSISTENCY(stack): applied only when no thread has a replaced function on its stack.
+  bool stack_consistency = false;
 };
 
 /// Reads and validates the manifest of a patch file without running any of its code.
@@ -91,6 +93,9 @@ struct ApplyOptions {
   std::optional<std::string> expect_id;
   /// When set, the patch must declare exactly this version.
   std::optional<std::uint32_t> expect_version;
+  /// For a patch that asks for the stack check (HOTPATCH_CONSISTENCY(stack)): how long to keep
+  /// looking for a moment when no thread is inside a function it replaces, before refusing.
+  std::chrono::milliseconds consistency_timeout{10000};
 };
 
 /// Applies a patch file as one transaction: every target is resolved and checked first, then all are

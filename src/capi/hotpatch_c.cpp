@@ -35,6 +35,7 @@ static_assert(static_cast<int>(hotpatch::ErrorCode::parse) == HOTPATCH_E_PARSE);
 static_assert(static_cast<int>(hotpatch::ErrorCode::protocol) == HOTPATCH_E_PROTOCOL);
 static_assert(static_cast<int>(hotpatch::ErrorCode::permission) == HOTPATCH_E_PERMISSION);
 static_assert(static_cast<int>(hotpatch::ErrorCode::unsafe_threads) == HOTPATCH_E_UNSAFE_THREADS);
+static_assert(static_cast<int>(hotpatch::ErrorCode::function_in_use) == HOTPATCH_E_FUNCTION_IN_USE);
 
 namespace {
 

@@ -61,7 +61,7 @@ Response ok_response(nlohmann::ordered_json result);
 /// The ErrorCode spelled by error_code_name, or internal for an unknown name.
 /// The highest error code: codes run from ok (0) to it without gaps. A new code must move it, or
 /// it reaches the other end of the socket as "internal" (ControlProtocol.EveryErrorCodeRoundTripsByName).
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::unsafe_threads;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::function_in_use;
 
 ErrorCode error_code_from_name(std::string_view name);
 

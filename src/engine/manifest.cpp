@@ -88,6 +88,11 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
       if (r.size() != 3) return malformed("a HOTPATCH_IMPORT record has " + std::to_string(r.size()) + " fields");
       if (!variables.insert(r[2]).second) return malformed("import variable '" + r[2] + "' is declared twice");
       m.imports.push_back({r[1], r[2]});
+    } else if (kind == "C") {
+      if (r.size() != 2 || r[1] != "stack")
+        return malformed("HOTPATCH_CONSISTENCY names '" + (r.size() > 1 ? r[1].substr(0, 32) : std::string()) +
+                         "'; the one consistency model is 'stack'");
+      m.stack_consistency = true;
     } else {
       return malformed("unknown record kind '" + kind.substr(0, 16) + "'");
     }

@@ -4,6 +4,7 @@
 #include "engine/engine.hpp"
 
 #include "engine/pointer_writes.hpp"
+#include "engine/stack_consistency.hpp"
 #include "engine/vtable_slots.hpp"
 #include "image/module_list.hpp"
 #include "image/symbol_index.hpp"
@@ -16,6 +17,7 @@
 
 #include <cstring>
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
@@ -31,6 +33,7 @@ enum class Action { new_jump, reuse_jump, switch_slot, vtable };
 struct TargetPlan {
   std::string symbol;
   std::uintptr_t address = 0;
+  std::size_t size = 0;
   Action action = Action::new_jump;
   arch::EntryPlan entry;
   std::vector<std::uintptr_t> vtable_slots;
@@ -144,6 +147,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
     TargetPlan plan;
     plan.symbol = sym->name;
     plan.address = sym->address;
+    plan.size = sym->size;
     FunctionEntry* existing = table_.find(sym->address);
     if (existing != nullptr && existing->unloaded) {
       // Recorded for a module that is gone; what is at this address now is another mapping.
@@ -256,6 +260,29 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   }
   // From here until the writes are done, no module can be unmapped (dlclose waits): confirm the
   // target is still the module resolved above, and every vtable written to is still loaded.
+  // The stack check, right before the write: the functions it replaces and, for those patched
+  // before, the code now running in their place.
+  if (manifest.stack_consistency) {
+    std::vector<CheckedFunction> checked;
+    for (const auto& p : plans) {
+      checked.push_back({p.symbol, {p.address, p.address + std::max<std::size_t>(p.size, 1)}});
+      if (const FunctionEntry* e = table_.find(p.address); e != nullptr && e->redirect)
+        checked.push_back({p.symbol + " (its relocated entry)", {e->redirect->trampoline, e->redirect->thunk}});
+      if (const FunctionEntry* e = table_.find(p.address); e != nullptr && !e->layers.empty()) {
+        Dl_info info{};
+        ElfW(Sym)* sym = nullptr;
+        const auto active = e->active_target();
+        if (dladdr1(reinterpret_cast<void*>(active), &info, reinterpret_cast<void**>(&sym), RTLD_DL_SYMENT) != 0 &&
+            sym != nullptr && sym->st_size > 0)
+          checked.push_back({p.symbol + " (the version active now)", {active, active + sym->st_size}});
+      }
+    }
+    if (auto s = wait_until_no_stack_uses(checked, options.consistency_timeout, options.thread_timeout); !s) {
+      for (const auto& b : blocks) os::unmap(b.base, b.size);
+      return fail(s.error());
+    }
+  }
+
   // The failure paths close the patch (the loader's lock): the guard is released first.
   unloads.lock();
   auto fail_written = [&](Error e) {

@@ -30,6 +30,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::protocol: return "protocol";
     case ErrorCode::permission: return "permission";
     case ErrorCode::unsafe_threads: return "unsafe_threads";
+    case ErrorCode::function_in_use: return "function_in_use";
   }
   return "unknown";
 }

@@ -233,6 +233,30 @@ std::size_t nested_frames_in_entries(std::uintptr_t sp, bool move) {
   return count;
 }
 
+// A stack-probe round: the handler also walks its thread's stack and leaves the answer here.
+struct ProbeAnswer {
+  std::atomic<int> frame;
+  std::atomic<std::uintptr_t> pc;
+};
+struct ProbeBoard {
+  std::size_t capacity;
+  ProbeAnswer answers[1];
+};
+std::atomic<std::uint64_t> g_probe_round{0};
+std::atomic<StackProbe> g_probe{nullptr};
+std::atomic<ProbeBoard*> g_probe_board{nullptr};
+
+void answer_probe(const ucontext_t* uc, std::uint64_t round, std::size_t index) {
+  if (g_probe_round.load(std::memory_order_acquire) != round) return;
+  const StackProbe probe = g_probe.load(std::memory_order_acquire);
+  ProbeBoard* board = g_probe_board.load(std::memory_order_acquire);
+  if (probe == nullptr || board == nullptr || index >= board->capacity) return;
+  std::uintptr_t pc = 0;
+  const int frame = probe(uc, &pc);
+  board->answers[index].pc.store(pc, std::memory_order_relaxed);
+  board->answers[index].frame.store(frame, std::memory_order_relaxed);
+}
+
 void on_check_signal(int, siginfo_t* info, void* context) {
   if (info->si_code != SI_QUEUE || info->si_pid != getpid()) return;  // not from our round
   const int saved_errno = errno;
@@ -241,6 +265,7 @@ void on_check_signal(int, siginfo_t* info, void* context) {
   const auto token = reinterpret_cast<std::uintptr_t>(info->si_value.sival_ptr);
   const std::uint64_t round = token >> 32;
   const std::size_t index = token & 0xffffffffu;
+  answer_probe(static_cast<ucontext_t*>(context), round, index);  // before the acknowledgement below
   AckBoard* board = g_board.load(std::memory_order_acquire);
   if (board != nullptr && index < board->capacity) {
     auto& slot = board->slots[index];
@@ -524,6 +549,108 @@ Status register_sites(std::span<const SiteRecord> sites) {
 }
 
 Result<ThreadCheck> check_threads(std::chrono::milliseconds timeout) { return run_round(timeout, true); }
+
+namespace {
+
+bool in_ranges(std::span<const CodeRange> ranges, std::uintptr_t pc) {
+  return std::any_of(ranges.begin(), ranges.end(), [&](const CodeRange& r) { return pc >= r.lo && pc < r.hi; });
+}
+
+// A return address into the ranges anywhere in the sleeping thread's stack above `sp`.
+std::optional<std::uintptr_t> return_address_into(std::span<const CodeRange> ranges, std::uintptr_t sp) {
+  static thread_local std::vector<std::uintptr_t> buf(kFrameScan / sizeof(std::uintptr_t));
+  constexpr std::size_t kPiece = 4096;
+  iovec local{buf.data(), kFrameScan};
+  iovec remote[kFrameScan / kPiece];
+  std::uintptr_t at = sp & ~std::uintptr_t{7};
+  for (auto& r : remote) {
+    const std::uintptr_t next_page = (at / kPiece + 1) * kPiece;
+    r = {reinterpret_cast<void*>(at), static_cast<std::size_t>(next_page - at)};
+    at = next_page;
+  }
+  const ssize_t n = process_vm_readv(getpid(), &local, 1, remote, kFrameScan / kPiece, 0);
+  for (ssize_t i = 0; i < n / 8; ++i)
+    if (buf[i] != 0 && in_ranges(ranges, buf[i] - 1)) return buf[i];  // returns follow their call
+  return std::nullopt;
+}
+
+ProbeBoard* probe_board_for(std::size_t threads) {
+  ProbeBoard* board = g_probe_board.load(std::memory_order_acquire);
+  if (board != nullptr && board->capacity >= threads) return board;
+  const std::size_t capacity = std::max<std::size_t>(64, threads * 2);
+  void* mem = std::calloc(1, sizeof(ProbeBoard) + capacity * sizeof(ProbeAnswer));
+  if (mem == nullptr) return nullptr;
+  auto* fresh = static_cast<ProbeBoard*>(mem);
+  fresh->capacity = capacity;
+  if (board != nullptr) g_retired.push_back(board);
+  g_probe_board.store(fresh, std::memory_order_release);
+  return fresh;
+}
+
+}  // namespace
+
+Result<std::optional<StackFinding>> probe_stacks(StackProbe probe, std::span<const CodeRange> ranges,
+                                                  std::chrono::milliseconds timeout) {
+  std::lock_guard lock(g_install_mutex);
+  HOTPATCH_TRY(install_locked());
+  const std::vector<int> tids = other_threads();
+  AckBoard* board = board_for(tids.size());
+  ProbeBoard* answers = probe_board_for(tids.size());
+  if (board == nullptr || answers == nullptr) return make_error(ErrorCode::internal, "stack check", "out of memory");
+  const std::uint64_t round = g_rounds.fetch_add(1) + 1;
+  for (std::size_t i = 0; i < tids.size(); ++i) answers->answers[i].frame.store(-1, std::memory_order_relaxed);
+  g_probe.store(probe, std::memory_order_release);
+  g_probe_round.store(round, std::memory_order_release);
+  struct Reset {
+    ~Reset() { g_probe_round.store(0, std::memory_order_release); }
+  } reset;
+  std::optional<StackFinding> found;
+  std::vector<std::size_t> pending;
+  const pid_t pid = getpid();
+  for (std::size_t i = 0; i < tids.size() && !found; ++i) {
+    if (std::find(g_held_tids.begin(), g_held_tids.end(), tids[i]) != g_held_tids.end()) continue;
+    if (const auto c = blocked_user_context(tids[i])) {
+      if (in_ranges(ranges, c->pc)) found = StackFinding{tids[i], 0, c->pc, false};
+      else if (auto ret = return_address_into(ranges, c->sp)) found = StackFinding{tids[i], 1, *ret, true};
+      continue;
+    }
+    siginfo_t info{};
+    info.si_signo = g_check_signal;
+    info.si_code = SI_QUEUE;
+    info.si_pid = pid;
+    info.si_uid = getuid();
+    info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>((round << 32) | i));
+    if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], g_check_signal, &info) != 0) {
+      if (errno == ESRCH) continue;
+      return make_error(ErrorCode::threads_unresponsive, describe_thread(tids[i]),
+                        std::string("cannot signal it for the stack check: ") + std::strerror(errno));
+    }
+    pending.push_back(i);
+  }
+  // Every signalled thread must really answer: its answer is its stack, not just its PC.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (unsigned spins = 0; !pending.empty(); ++spins) {
+    std::erase_if(pending, [&](std::size_t i) {
+      return board->slots[i].load(std::memory_order_acquire) >= round || !thread_exists(tids[i]);
+    });
+    if (pending.empty()) break;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(ErrorCode::threads_unresponsive, describe_thread(tids[pending.front()]),
+                        "did not answer the stack check within " + std::to_string(timeout.count()) + " ms (signal " +
+                            std::to_string(g_check_signal) + " blocked, or the thread is stopped)");
+    if (spins < 256) __builtin_ia32_pause();
+    else std::this_thread::sleep_for(std::chrono::microseconds(20));
+  }
+  if (found) return found;
+  for (std::size_t i = 0; i < tids.size(); ++i) {
+    const int frame = answers->answers[i].frame.load(std::memory_order_acquire);
+    if (frame == -2)
+      return make_error(ErrorCode::function_in_use, describe_thread(tids[i]),
+                        "its stack could not be walked, so it cannot be shown to be outside the replaced functions");
+    if (frame >= 0) return std::optional<StackFinding>{StackFinding{tids[i], frame, answers->answers[i].pc.load(), false}};
+  }
+  return std::optional<StackFinding>{};
+}
 
 Status sync_cores(std::chrono::milliseconds timeout) {
   {

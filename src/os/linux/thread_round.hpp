@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 namespace hotpatch::os {
@@ -58,6 +59,33 @@ Result<ThreadHold> hold_unreachable_threads(std::chrono::milliseconds timeout);
 /// instruction in the site's trampoline. A tracer that failed is logged, not returned: the write
 /// itself is complete, and the threads were let go with SIGTRAP unblocked.
 void release_held_threads(ThreadHold& hold);
+
+/// Code a stack check looks for: [lo, hi).
+struct CodeRange {
+  std::uintptr_t lo = 0;
+  std::uintptr_t hi = 0;
+};
+
+/// Walks the stack of the thread it runs in, from the context its signal interrupted; returns the
+/// index of the first frame whose PC lies in the ranges the caller published (setting `pc`), -1 for
+/// none, -2 when the stack could not be walked. Runs in a signal handler: async-signal-safe only.
+using StackProbe = int (*)(const void* interrupted, std::uintptr_t* pc);
+
+/// A thread found inside one of the ranges.
+struct StackFinding {
+  int tid = 0;
+  int frame = 0;             ///< 0: the thread is executing there now
+  std::uintptr_t pc = 0;
+  bool from_scan = false;    ///< a thread asleep in the kernel: a return address found on its stack
+};
+
+/// Looks at every other thread's stack once. A running thread walks its own, in the check signal's
+/// handler, with `probe`. A thread asleep in a system call is not woken (it would see EINTR): its
+/// stack is scanned for return addresses into `ranges` instead, which may find a stale one (a
+/// finding, never a miss). Fails when a thread does not answer within `timeout` (it blocks the
+/// check signal), naming it.
+Result<std::optional<StackFinding>> probe_stacks(StackProbe probe, std::span<const CodeRange> ranges,
+                                                  std::chrono::milliseconds timeout);
 
 struct SafetyCounters {
   std::uint64_t rounds = 0;
