@@ -116,6 +116,13 @@ void after_fork_in_child() {
   // The socket is bound before fork() returns here, so with the parent's credentials: a worker
   // that drops privileges afterwards (nginx's become nobody) keeps an endpoint root can reach,
   // and the peer rule (peer_rule.hpp) then keeps the worker's new user out.
+  // What runs here: socket, bind, listen, the service object and one thread, the endpoint's. A
+  // child that never calls the runtime (a pre-forked worker) gives no later moment to start it,
+  // and a connection cannot start a thread by itself. This is the safe moment there is: glibc
+  // re-initialises its own locks (malloc arenas, stdio, the loader, the thread-stack cache) before
+  // child handlers run, and the runtime's locks (engine, log, this file's) are held across fork by
+  // their prepare handlers. What could be mid-use in another parent thread (libcurl, OpenSSL) is
+  // not touched: the registry client is made, and the poller started, later on that thread.
   auto state = build(parent->options, /*in_fork_child=*/true);
   if (!state) {
     log::warning("control: the forked child " + std::to_string(::getpid()) + " has no endpoint: " + state.error().what());
