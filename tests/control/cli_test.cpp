@@ -265,6 +265,35 @@ TEST_F(Cli, RegistryPollerAndUpdateApplyPublishedPatches) {
   })) << read_text(dir_.path() + "/poll.log");
 }
 
+// A pre-forked worker polls the registry by itself: its fork handler only bound its socket and
+// started its endpoint's thread, which started the poller and made the registry client once fork()
+// had returned. The patch is published after the fork, so only the worker's own poller can apply it.
+TEST_F(Cli, ForkedWorkerPollsTheRegistryByItself) {
+#ifdef __SANITIZE_THREAD__
+  GTEST_SKIP() << "ThreadSanitizer does not support threads started in the child of a multi-threaded fork";
+#endif
+  const std::string reg = dir_.path() + "/registry";
+  ASSERT_EQ(hp({"keygen", "-s", dir_.path() + "/reg.key", "-p", dir_.path() + "/reg.pub"}).rc, 0);
+  ASSERT_EQ(hp({"publish", "--registry", reg, "--key", dir_.path() + "/reg.key", "--name", "fleet",
+                patches + "/missing_symbol.so"}).rc, 0);
+  Env env = env_;
+  env["LD_PRELOAD"] = HP_LIBHOTPATCH;
+  env["HOTPATCH_CONTROL"] = "1";
+  env["HOTPATCH_REGISTRY_URL"] = "file://" + reg;
+  env["HOTPATCH_REGISTRY_NAME"] = "fleet";
+  env["HOTPATCH_TRUSTED_KEY"] = dir_.path() + "/reg.pub";
+  env["HOTPATCH_CACHE_DIR"] = dir_.path() + "/cache";
+  env["HOTPATCH_POLL_SECONDS"] = "1";
+  const std::string worker_state = state_ + ".worker";
+  Child master({HP_TARGET, state_, "fork"}, env, std::nullopt, dir_.path() + "/target.log");
+  ASSERT_TRUE(eventually([&] { return read_text(worker_state) == "42\n"; }, 10s)) << read_text(dir_.path() + "/target.log");
+
+  ASSERT_EQ(hp({"publish", "--registry", reg, "--key", dir_.path() + "/reg.key", "--name", "fleet",
+                patches + "/answer_v1.so"}).rc, 0);
+  EXPECT_TRUE(eventually([&] { return read_text(worker_state) == "43\n"; }, 15s))
+      << read_text(worker_state) << read_text(dir_.path() + "/target.log");
+}
+
 // A process that refuses a patch it found is not up to date: exit code 1 with the reason, in the
 // human output and with --json alike; the other patches still apply.
 TEST_F(Cli, UpdateThatRefusesAPatchExitsWithRefused) {
