@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <string>
+#include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
 
@@ -20,6 +22,20 @@ namespace {
 
 using ::testing::HasSubstr;
 const std::string patch = std::string(HP_PATCH_DIR) + "/stack_outer.so";
+
+// True once the thread is blocked in read() (system call 0 in /proc/self/task/<tid>/syscall).
+bool asleep_in_read(std::atomic<pid_t>& tid) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    if (tid != 0) {
+      std::ifstream in("/proc/self/task/" + std::to_string(tid.load()) + "/syscall");
+      std::string nr;
+      if (in >> nr && nr == "0") return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
 
 hotpatch::ApplyOptions short_deadline() {
   hotpatch::ApplyOptions o;
@@ -32,9 +48,10 @@ TEST(StackConsistency, ThreadInsideAReplacedFunctionHoldsTheApplyUntilItLeaves) 
   unsigned char before[16];
   std::memcpy(before, reinterpret_cast<const void*>(&hp_stack_outer), sizeof before);
   hp_stack_hold = 1;
+  hp_stack_waiting = 0;
   std::atomic<int> result{0};
   std::thread inside([&] { result = hp_stack_outer(1); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // in hp_stack_wait, called from it
+  while (!hp_stack_waiting) std::this_thread::yield();  // in hp_stack_wait, called from it
 
   auto refused = hotpatch::apply_patch_file(patch, short_deadline());
   ASSERT_FALSE(refused.has_value());
@@ -65,8 +82,12 @@ TEST(StackConsistency, ThreadAsleepInTheKernelInsideAReplacedFunctionIsFound) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::atomic<int> result{0};
-  std::thread sleeper([&] { result = hp_stack_sleeper(fds[0]); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // blocked in read()
+  std::atomic<pid_t> tid{0};
+  std::thread sleeper([&] {
+    tid = static_cast<pid_t>(syscall(SYS_gettid));
+    result = hp_stack_sleeper(fds[0]);
+  });
+  ASSERT_TRUE(asleep_in_read(tid)) << "the thread never blocked in read()";
 
   auto refused = hotpatch::apply_patch_file(patch, short_deadline());
   ASSERT_FALSE(refused.has_value());
