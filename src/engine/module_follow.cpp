@@ -198,6 +198,15 @@ void Engine::on_modules_loaded() {
   sync_with_loader_locked();
 }
 
-void Engine::update_load_following() { os::set_follow_loads(table_.has_patches()); }
+void Engine::update_load_following() {
+  const bool follow = table_.has_patches();
+  os::set_follow_loads(follow);
+  static bool told = false;
+  if (follow && !told && !os::loader_hooks_in_place()) {
+    told = true;
+    log::info("this process's dlopen is not the runtime's (it was loaded after the program started): a library "
+              "a patch targets that is loaded again is patched at the runtime's next operation, not by dlopen");
+  }
+}
 
 }  // namespace hotpatch::engine
