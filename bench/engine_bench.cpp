@@ -7,6 +7,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -356,6 +359,14 @@ int main(int argc, char** argv) {
   // The engine registers this on its first write; the bare-primitive benchmarks may run first.
   syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
   calibrate_tsc();
+  // HP_BENCH_CATCH_SIGNALS=1: the program handles a signal of its own (as servers do), so every
+  // thread check also looks for handler frames (README, Limits).
+  if (const char* c = std::getenv("HP_BENCH_CATCH_SIGNALS"); c != nullptr && *c == '1') {
+    struct sigaction a {};
+    a.sa_handler = [](int) {};
+    sigaction(SIGUSR1, &a, nullptr);
+    benchmark::AddCustomContext("catches_signals", "SIGUSR1");
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("tsc_ns_per_tick", std::to_string(g_ns_per_tick));

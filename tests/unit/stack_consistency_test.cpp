@@ -10,6 +10,8 @@
 #include "targets.h"
 
 #include <atomic>
+#include <csignal>
+#include <pthread.h>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -103,6 +105,30 @@ TEST(StackConsistency, ThreadAsleepInTheKernelInsideAReplacedFunctionIsFound) {
   ASSERT_TRUE(hotpatch::revert_patch("stack-outer").has_value());
   close(fds[0]);
   close(fds[1]);
+}
+
+// A running thread that blocks every signal cannot walk its stack for the check: refused, named.
+TEST(StackConsistency, RunningThreadThatBlocksTheCheckSignalIsNamed) {
+  hotpatch::set_log_sink({});
+  std::atomic<bool> stop{false}, blocking{false};
+  std::thread spinner([&] {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    blocking = true;
+    while (!stop) {
+    }
+  });
+  while (!blocking) std::this_thread::yield();
+  hotpatch::ApplyOptions o = short_deadline();
+  o.thread_timeout = std::chrono::milliseconds(100);
+  auto refused = hotpatch::apply_patch_file(patch, o);
+  stop = true;
+  spinner.join();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, hotpatch::ErrorCode::threads_unresponsive);
+  EXPECT_THAT(refused.error().what(), HasSubstr("did not answer the stack check within 100 ms"));
+  EXPECT_TRUE(hotpatch::applied_patches().empty());
 }
 
 TEST(StackConsistency, AnUnknownModelIsRefusedAsMalformed) {

@@ -1,6 +1,7 @@
 #include "os/linux/loader_hooks.hpp"
 
 #include "arch/x86_64/return_site_call.hpp"
+#include "os/linux/loaded_segments.hpp"
 #include "os/linux/task_status.hpp"
 
 #include <atomic>
@@ -8,8 +9,6 @@
 #include <cstdint>
 #include <cstring>
 #include <dlfcn.h>
-#include <elf.h>
-#include <link.h>
 
 namespace hotpatch::os {
 namespace {
@@ -43,38 +42,18 @@ bool shadow_stack_enabled() {
   return on;
 }
 
-// A ret byte inside the executable segment that holds `address` (the main program's first one
-// when no module holds it, as glibc then takes the main program for the caller).
-struct RetSearch {
-  std::uintptr_t address = 0;
-  const void* found = nullptr;
-  const void* main_fallback = nullptr;
-  bool first = true;
-};
-
-const void* ret_byte_in(std::uintptr_t from, std::uintptr_t end) {
-  const auto* p = reinterpret_cast<const unsigned char*>(from);
-  const void* hit = std::memchr(p, 0xc3, end - from);
-  return hit;
-}
-
-int find_ret_byte(dl_phdr_info* info, size_t, void* data) {
-  auto* s = static_cast<RetSearch*>(data);
-  const bool is_main = s->first;
-  s->first = false;
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const auto& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X) || !(ph.p_flags & PF_R)) continue;
-    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-    const std::uintptr_t hi = lo + ph.p_memsz;
-    if (s->address >= lo && s->address < hi) {
-      s->found = ret_byte_in(s->address, hi);
-      if (s->found == nullptr) s->found = ret_byte_in(lo, s->address);
-      return 1;
-    }
-    if (is_main && s->main_fallback == nullptr) s->main_fallback = ret_byte_in(lo, hi);
+// A ret byte (0xc3) in the executable segment that holds the caller, or in the main program's
+// code when no module holds it (glibc then takes the main program for the caller).
+const void* ret_byte_for(std::uintptr_t caller) {
+  auto seg = segment_containing(caller);
+  if (!seg || !seg->executable) {
+    seg = main_program_code();
+    if (!seg) return nullptr;
+    caller = seg->lo;
   }
-  return 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(caller);
+  if (const void* hit = std::memchr(p, 0xc3, seg->hi - caller)) return hit;
+  return std::memchr(reinterpret_cast<const void*>(seg->lo), 0xc3, caller - seg->lo);
 }
 
 void* open_as(const void* caller, const char* file, int mode) {
@@ -84,11 +63,7 @@ void* open_as(const void* caller, const char* file, int mode) {
     return nullptr;
   }
   if (!shadow_stack_enabled()) {
-    RetSearch s;
-    s.address = reinterpret_cast<std::uintptr_t>(caller);
-    dl_iterate_phdr(find_ret_byte, &s);
-    const void* ret = s.found != nullptr ? s.found : s.main_fallback;
-    if (ret != nullptr) return hp_call_returning_through(real, file, mode, ret);
+    if (const void* ret = ret_byte_for(reinterpret_cast<std::uintptr_t>(caller))) return hp_call_returning_through(real, file, mode, ret);
   }
   // Without a ret byte to return through, libc sees the runtime as the caller: names are then
   // searched without the caller's RUNPATH. Reached only with a shadow stack enabled.

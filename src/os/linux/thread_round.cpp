@@ -1,5 +1,6 @@
 #include "os/linux/thread_round.hpp"
 
+#include "os/linux/loaded_segments.hpp"
 #include "os/linux/task_status.hpp"
 
 #include "support/log.hpp"
@@ -194,32 +195,42 @@ void move_nested_out_of_entries(const ucontext_t* uc) {
   }
 }
 
+// Copies up to kFrameScan bytes of another thread's stack from `sp` (8-byte aligned down) into
+// `buf`, stopping where readable memory ends; returns the bytes copied. process_vm_readv fails
+// instead of faulting, and stops at the first unreadable remote piece but never splits one: one
+// piece per page, so a piece crossing the end of the stack does not make the whole read fail.
+std::size_t read_stack_copy(std::uintptr_t sp, std::vector<std::uintptr_t>& buf) {
+  constexpr std::size_t kPiece = 4096;
+  buf.resize(kFrameScan / sizeof(std::uintptr_t));
+  iovec local{buf.data(), kFrameScan};
+  iovec remote[kFrameScan / kPiece];
+  std::uintptr_t at = sp;
+  for (auto& r : remote) {
+    const std::uintptr_t next_page = (at / kPiece + 1) * kPiece;
+    r = {reinterpret_cast<void*>(at), static_cast<std::size_t>(next_page - at)};
+    at = next_page;
+  }
+  const ssize_t n = process_vm_readv(getpid(), &local, 1, remote, kFrameScan / kPiece, 0);
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
 // From another thread (normal context): whether the thread whose user stack pointer is `sp` has
 // a frame of its own handler to return into entry bytes. Read with process_vm_readv, which fails
 // instead of faulting where memory ends.
 // `move` also rewrites them: for a thread that cannot run meanwhile (held, stopped by ptrace).
 std::size_t nested_frames_in_entries(std::uintptr_t sp, bool move) {
   if (g_restorer == 0 || sp == 0) return 0;
-  static thread_local std::vector<unsigned char> buf(kFrameScan);
+  static thread_local std::vector<std::uintptr_t> buf;
   std::size_t count = 0;
   for (int depth = 0; depth < 8 && sp != 0; ++depth) {
-    // One remote piece per page: a transfer stops at the first piece that is not readable, but
-    // never splits one, so a single large piece crossing the end of the stack would read nothing.
-    constexpr std::size_t kPiece = 4096;
-    iovec local{buf.data(), buf.size()};
-    iovec remote[kFrameScan / kPiece];
-    std::uintptr_t at = sp;
-    for (auto& r : remote) {
-      const std::uintptr_t next_page = (at / kPiece + 1) * kPiece;
-      r = {reinterpret_cast<void*>(at), static_cast<std::size_t>(next_page - at)};
-      at = next_page;
-    }
-    const ssize_t n = process_vm_readv(getpid(), &local, 1, remote, kFrameScan / kPiece, 0);
-    if (n <= 0) break;
-    const std::uintptr_t end = sp + static_cast<std::uintptr_t>(n);
+    sp &= ~std::uintptr_t{7};
+    const std::size_t n = read_stack_copy(sp, buf);
+    if (n == 0) break;
+    const std::uintptr_t end = sp + n;
     std::uintptr_t next = 0;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(buf.data());
     scan_frames(sp, end,
-                [&](std::uintptr_t a, void* out, std::size_t len) { std::memcpy(out, buf.data() + (a - sp), len); return true; },
+                [&](std::uintptr_t a, void* out, std::size_t len) { std::memcpy(out, bytes + (a - sp), len); return true; },
                 [&](const NestedFrame& f) {
                   const auto to = relocated_pc(f.pc);
                   if (to != f.pc) {
@@ -460,6 +471,18 @@ void settle_pending_signals(AckBoard* board, const std::vector<int>& tids, std::
   });
 }
 
+// Queues the check signal to a thread, tagged with the round and the thread's slot on the boards.
+// Returns 0, or the errno of the failure.
+int send_check_signal(pid_t pid, int tid, std::uint64_t round, std::size_t index) {
+  siginfo_t info{};
+  info.si_signo = g_check_signal;
+  info.si_code = SI_QUEUE;
+  info.si_pid = pid;
+  info.si_uid = getuid();
+  info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>((round << 32) | index));
+  return syscall(SYS_rt_tgsigqueueinfo, pid, tid, g_check_signal, &info) == 0 ? 0 : errno;
+}
+
 Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_blocked) {
   std::lock_guard lock(g_install_mutex);
   HOTPATCH_TRY(install_locked());
@@ -479,16 +502,10 @@ Result<ThreadCheck> run_round(std::chrono::milliseconds timeout, bool skip_block
       ++result.blocked;
       continue;
     }
-    siginfo_t info{};
-    info.si_signo = g_check_signal;
-    info.si_code = SI_QUEUE;
-    info.si_pid = pid;
-    info.si_uid = getuid();
-    info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>((round << 32) | i));
-    if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], g_check_signal, &info) != 0) {
-      if (errno == ESRCH) continue;  // exited: nothing to check
+    if (const int err = send_check_signal(pid, tids[i], round, i); err != 0) {
+      if (err == ESRCH) continue;  // exited: nothing to check
       return make_error(ErrorCode::threads_unresponsive, describe_thread(tids[i]),
-                        std::string("cannot signal it for the safety check: ") + std::strerror(errno));
+                        std::string("cannot signal it for the safety check: ") + std::strerror(err));
     }
     ++result.signalled;
     pending.push_back(i);
@@ -558,18 +575,9 @@ bool in_ranges(std::span<const CodeRange> ranges, std::uintptr_t pc) {
 
 // A return address into the ranges anywhere in the sleeping thread's stack above `sp`.
 std::optional<std::uintptr_t> return_address_into(std::span<const CodeRange> ranges, std::uintptr_t sp) {
-  static thread_local std::vector<std::uintptr_t> buf(kFrameScan / sizeof(std::uintptr_t));
-  constexpr std::size_t kPiece = 4096;
-  iovec local{buf.data(), kFrameScan};
-  iovec remote[kFrameScan / kPiece];
-  std::uintptr_t at = sp & ~std::uintptr_t{7};
-  for (auto& r : remote) {
-    const std::uintptr_t next_page = (at / kPiece + 1) * kPiece;
-    r = {reinterpret_cast<void*>(at), static_cast<std::size_t>(next_page - at)};
-    at = next_page;
-  }
-  const ssize_t n = process_vm_readv(getpid(), &local, 1, remote, kFrameScan / kPiece, 0);
-  for (ssize_t i = 0; i < n / 8; ++i)
+  static thread_local std::vector<std::uintptr_t> buf;
+  const std::size_t n = read_stack_copy(sp & ~std::uintptr_t{7}, buf);
+  for (std::size_t i = 0; i < n / 8; ++i)
     if (buf[i] != 0 && in_ranges(ranges, buf[i] - 1)) return buf[i];  // returns follow their call
   return std::nullopt;
 }
@@ -614,27 +622,25 @@ Result<std::optional<StackFinding>> probe_stacks(StackProbe probe, std::span<con
       else if (auto ret = return_address_into(ranges, c->sp)) found = StackFinding{tids[i], 1, *ret, true};
       continue;
     }
-    siginfo_t info{};
-    info.si_signo = g_check_signal;
-    info.si_code = SI_QUEUE;
-    info.si_pid = pid;
-    info.si_uid = getuid();
-    info.si_value.sival_ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>((round << 32) | i));
-    if (syscall(SYS_rt_tgsigqueueinfo, pid, tids[i], g_check_signal, &info) != 0) {
-      if (errno == ESRCH) continue;
+    if (const int err = send_check_signal(pid, tids[i], round, i); err != 0) {
+      if (err == ESRCH) continue;
       return make_error(ErrorCode::threads_unresponsive, describe_thread(tids[i]),
-                        std::string("cannot signal it for the stack check: ") + std::strerror(errno));
+                        std::string("cannot signal it for the stack check: ") + std::strerror(err));
     }
     pending.push_back(i);
   }
   // Every signalled thread must really answer: its answer is its stack, not just its PC.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto next_liveness_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(1);
   for (unsigned spins = 0; !pending.empty(); ++spins) {
-    std::erase_if(pending, [&](std::size_t i) {
-      return board->slots[i].load(std::memory_order_acquire) >= round || !thread_exists(tids[i]);
-    });
+    std::erase_if(pending, [&](std::size_t i) { return board->slots[i].load(std::memory_order_acquire) >= round; });
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_liveness_check) {
+      std::erase_if(pending, [&](std::size_t i) { return !thread_exists(tids[i]); });
+      next_liveness_check = now + std::chrono::milliseconds(1);
+    }
     if (pending.empty()) break;
-    if (std::chrono::steady_clock::now() >= deadline)
+    if (now >= deadline)
       return make_error(ErrorCode::threads_unresponsive, describe_thread(tids[pending.front()]),
                         "did not answer the stack check within " + std::to_string(timeout.count()) + " ms (signal " +
                             std::to_string(g_check_signal) + " blocked, or the thread is stopped)");
@@ -668,42 +674,6 @@ Status sync_cores(std::chrono::milliseconds timeout) {
   return {};
 }
 
-struct ModuleSearch {
-  std::uintptr_t address = 0;
-  std::optional<std::string> path;
-  bool first = true;
-};
-
-int find_module_path(dl_phdr_info* info, size_t, void* data) {
-  auto* s = static_cast<ModuleSearch*>(data);
-  const bool is_main = s->first;
-  s->first = false;
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const auto& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_LOAD) continue;
-    const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-    if (s->address < lo || s->address >= lo + ph.p_memsz) continue;
-    if (is_main || info->dlpi_name == nullptr || *info->dlpi_name == '\0') {
-      char buf[4096];
-      const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-      s->path = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("the main program");
-    } else {
-      s->path = info->dlpi_name;
-    }
-    return 1;
-  }
-  return 0;
-}
-
-// The file of the loaded module holding `address`, found without the loader's lock (dl_iterate_phdr
-// takes only the lock that guards the list).
-std::optional<std::string> module_path_containing(std::uintptr_t address) {
-  ModuleSearch s;
-  s.address = address;
-  dl_iterate_phdr(find_module_path, &s);
-  return s.path;
-}
-
 // A handler installed after ours (a crash reporter, a language runtime) would receive the int3 of
 // a caller that meets a site mid-write: a crash dump, or the default action killing the process.
 Status trap_handler_is_ours_locked() {
@@ -722,7 +692,7 @@ Status trap_handler_is_ours_locked() {
     std::snprintf(at, sizeof at, "%p", fn);
     now = std::string("a handler at ") + at;
     // Not dladdr: it takes the loader's lock, and this runs while module unloads are held.
-    if (auto in = module_path_containing(reinterpret_cast<std::uintptr_t>(fn))) now += " in " + *in;
+    if (auto in = segment_containing(reinterpret_cast<std::uintptr_t>(fn))) now += " in " + in->path;
   }
   return make_error(ErrorCode::unsafe_threads, "SIGTRAP",
                     "the handler hotpatch installed was replaced; it is now " + now +
