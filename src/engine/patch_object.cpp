@@ -3,7 +3,7 @@
 #include "engine/patch_validation.hpp"
 #include "image/loadable_elf.hpp"
 #include "image/module_list.hpp"
-#include "os/linux/loader_hooks.hpp"
+#include "os/linux/libc_loader.hpp"
 #include "support/content_hash.hpp"
 
 #include <algorithm>

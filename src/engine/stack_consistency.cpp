@@ -1,6 +1,6 @@
 #include "engine/stack_consistency.hpp"
 
-#include "os/linux/loader_hooks.hpp"
+#include "os/linux/libc_loader.hpp"
 #include "os/linux/task_status.hpp"
 
 #define UNW_LOCAL_ONLY

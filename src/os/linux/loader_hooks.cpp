@@ -1,6 +1,7 @@
 #include "os/linux/loader_hooks.hpp"
 
 #include "arch/x86_64/return_site_call.hpp"
+#include "os/linux/libc_loader.hpp"
 #include "os/linux/loaded_segments.hpp"
 #include "os/linux/task_status.hpp"
 
@@ -21,18 +22,7 @@ std::recursive_mutex& unload_mutex() {
   return *m;
 }
 
-using CloseFn = int (*)(void*);
-
-hp_open_fn resolve_real_dlopen() {
-  // The default version first: what a program built against this libc calls.
-  if (void* f = dlvsym(RTLD_NEXT, "dlopen", "GLIBC_2.34")) return reinterpret_cast<hp_open_fn>(f);
-  return reinterpret_cast<hp_open_fn>(dlsym(RTLD_NEXT, "dlopen"));
-}
-
-CloseFn resolve_real_dlclose() {
-  if (void* f = dlvsym(RTLD_NEXT, "dlclose", "GLIBC_2.34")) return reinterpret_cast<CloseFn>(f);
-  return reinterpret_cast<CloseFn>(dlsym(RTLD_NEXT, "dlclose"));
-}
+hp_open_fn resolve_real_dlopen() { return find_libc_dlopen(); }
 
 bool shadow_stack_enabled() {
   static const bool on = [] {
@@ -73,16 +63,6 @@ void* open_as(const void* caller, const char* file, int mode) {
 }  // namespace
 
 void set_load_listener(LoadListener listener) { g_listener.store(listener); }
-
-void* real_dlopen(const char* file, int mode) {
-  static const hp_open_fn real = resolve_real_dlopen();
-  return real != nullptr ? real(file, mode) : nullptr;
-}
-
-int real_dlclose(void* handle) {
-  static const CloseFn real = resolve_real_dlclose();
-  return real != nullptr ? real(handle) : -1;
-}
 
 std::unique_lock<std::recursive_mutex> hold_module_unloads() { return std::unique_lock(unload_mutex()); }
 

@@ -8,6 +8,8 @@
 // operation instead.
 #pragma once
 
+#include "os/linux/libc_loader.hpp"
+
 #include <mutex>
 
 namespace hotpatch::os {
@@ -19,10 +21,6 @@ void set_load_listener(LoadListener listener);
 
 /// While false, dlopen goes straight to libc's (a tail jump: nothing else runs).
 void set_follow_loads(bool on);
-
-/// libc's own dlopen and dlclose, for the runtime's own loads (patch objects).
-void* real_dlopen(const char* file, int mode);
-int real_dlclose(void* handle);
 
 /// Held while code in loaded modules is written and while the engine confirms those modules are
 /// still there; dlclose through the runtime waits for it. The holder must not take the loader's
