@@ -1,7 +1,10 @@
-// The registry side of the endpoint: one RegistryClient shared by the `update` request and the
-// optional poller thread, which polls at a fixed interval with random jitter so a fleet started at
-// the same moment does not hit the registry at the same moment.
+// The registry side of the endpoint: one registry session (from the registry library, see
+// registry_link.hpp) shared by the `update` request and the optional poller thread, which polls at
+// a fixed interval with random jitter so a fleet started at the same moment does not hit the
+// registry at the same moment.
 #pragma once
+
+#include "control/registry_link.hpp"
 
 #include <hotpatch/registry.hpp>
 
@@ -15,16 +18,13 @@
 
 namespace hotpatch::control {
 
-struct UpdateOutcome {
-  UpdateReport update;
-  ApplyReport apply;
-};
-
 class RegistryUpdater {
  public:
+  /// Loads the registry library (registry_library.hpp) and opens a session: a bad configuration or
+  /// a missing library is an error now, not at the first poll.
   static Result<std::shared_ptr<RegistryUpdater>> create(RegistryConfig config);
 
-  /// The same, with the client (its cache, and libcurl) made on the first run_once rather than
+  /// The same, with the session (its cache, and libcurl) made on the first run_once rather than
   /// now: for a forked child, whose fork handler must not touch code another thread of the parent
   /// may have been inside (libcurl, OpenSSL). The config was already checked in the parent.
   static std::shared_ptr<RegistryUpdater> create_deferred(RegistryConfig config);
@@ -37,10 +37,10 @@ class RegistryUpdater {
   const RegistryConfig& config() const { return config_; }
 
  private:
-  RegistryUpdater(std::optional<RegistryClient> client, RegistryConfig config);
-  // Guards the client only; program threads never take it.
+  RegistryUpdater(std::unique_ptr<RegistrySession> session, RegistryConfig config);
+  // Guards the session only; program threads never take it.
   std::mutex mutex_;
-  std::optional<RegistryClient> client_;
+  std::unique_ptr<RegistrySession> session_;
   RegistryConfig config_;
   std::string url_;
 };

@@ -33,8 +33,6 @@ Result<RegistryRead> read_one(const std::string& url, const ReadRequest& req, Ti
 
 }  // namespace
 
-std::string blob_path(std::string_view sha256) { return "blobs/sha256/" + std::string(sha256) + ".so"; }
-std::string index_path(std::string_view sha256) { return "index/" + std::string(sha256) + ".json"; }
 
 Result<RegistryRead> read_registry(const ReadRequest& req, TimePoint now) {
   if (req.urls.empty()) return make_error(ErrorCode::invalid_argument, "registry", "no registry URL configured");

@@ -41,8 +41,8 @@ Result<RegistryRead> read_registry(const ReadRequest& request, TimePoint now);
 Result<std::string> fetch_blob(std::span<const std::string> urls, const IndexEntry& entry, FetchLimits limits);
 
 /// Where a blob lives relative to a registry root.
-std::string blob_path(std::string_view sha256);
-std::string index_path(std::string_view sha256);
+inline std::string blob_path(std::string_view sha256) { return "blobs/sha256/" + std::string(sha256) + ".so"; }
+inline std::string index_path(std::string_view sha256) { return "index/" + std::string(sha256) + ".json"; }
 inline constexpr std::string_view pointer_path = "index.minisig";
 
 /// True for errors that mean "could not reach", as opposed to "reached and refused".

@@ -1,8 +1,7 @@
-// What every subcommand shares: exit codes, error output, key loading and reading a verified registry.
+// What every subcommand shares: exit codes, error output, key loading.
 #pragma once
 
 #include "registry/minisign.hpp"
-#include "registry/registry_reader.hpp"
 
 #include <hotpatch/error.hpp>
 
@@ -21,27 +20,6 @@ int report(const Error& error);
 
 /// Each --pubkey is a .pub file path or the base64 key line itself.
 Result<std::vector<registry::minisign::PublicKey>> load_public_keys(const std::vector<std::string>& args);
-
-/// Options of the subcommands that read a registry (verify, list).
-struct RegistryOptions {
-  std::string location;  ///< URL or directory
-  std::vector<std::string> pubkeys;
-  std::string name;
-  std::size_t max_index_bytes = 4 * 1024 * 1024;
-  double timeout_seconds = 60;
-  void add_to(CLI::App& cmd);
-};
-
-struct VerifiedRegistry {
-  std::string url;
-  registry::RegistryRead read;  ///< with index set
-};
-
-/// Fetches index.minisig and the index it names and runs every check a client runs, without any
-/// remembered state (first contact: no rollback check, expiry is checked).
-Result<VerifiedRegistry> read_verified(const RegistryOptions& options);
-
-registry::FetchLimits fetch_limits(const RegistryOptions& options, std::size_t cap);
 
 using Subcommand = std::function<int()>;
 

@@ -1,5 +1,6 @@
 // hotpatch list: the patches a verified registry offers.
 #include "hotpatch/common.hpp"
+#include "hotpatch/registry_options.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>

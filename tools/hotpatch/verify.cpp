@@ -1,5 +1,6 @@
 // hotpatch verify: check a registry as a client would, including every blob's hash and size.
 #include "hotpatch/common.hpp"
+#include "hotpatch/registry_options.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
