@@ -124,6 +124,7 @@ struct EngineStats {
   std::uint64_t reverts = 0;            ///< successful revert transactions
   std::uint64_t refusals = 0;           ///< transactions refused with an error
   std::uint64_t code_writes = 0;        ///< function entries rewritten
+  std::uint64_t pad_writes = 0;         ///< of those, through a compiler-placed pad (no trap, no thread round)
   std::uint64_t slot_writes = 0;        ///< pointer slots rewritten (version switches, vtables)
   std::uint64_t safety_rounds = 0;      ///< signal rounds over all threads
   std::uint64_t threads_relocated = 0;  ///< threads moved out of bytes being overwritten
