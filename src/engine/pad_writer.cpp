@@ -1,12 +1,13 @@
-// The pad protocol, for entries with a compiler-placed pad (arch/x86_64/entry_pad.hpp):
-//   1. the pad's jump to the thunk (no thread executes the pad yet), sync cores
-//   2. the entry's byte 1 (the short jump's displacement), sync cores
-//   3. the entry's byte 0 (the short jump's opcode), sync cores
-// and removal in the reverse order (byte 0, sync, byte 1, sync). Each write is one byte (or, in
-// step 1, bytes no thread can be executing), and each leaves an instruction stream valid wherever a
-// thread stands: 90 90 -> 90 D -> EB D. The synchronisation between writes is what the Intel and
-// AMD rules on cross-modifying code ask for: every core executes a serialising instruction before
-// it can fetch the next changed byte, so no core ever combines a new byte 0 with a stale byte 1.
+// The pad protocol, for entries with a compiler-placed pad (arch/x86_64/entry_pad.hpp). First the
+// pad's jump to the thunk (no thread executes the pad yet), sync cores; then the two entry bytes
+// walk through these states, one byte per step, each step followed by a core sync:
+//   original (90 90, or clang's 66 90)  <->  90 90  <->  90 D  <->  EB D (the short jump)
+// Installing walks right, removing walks left. Each state is whole instructions for a thread
+// standing anywhere in it, and each step changes one byte, so a thread sees the old or the new
+// byte, never half of a change. The sync after each step is the rule of the Intel and AMD manuals
+// on cross-modifying code (a processor must serialise before it runs code another one changed):
+// no core can combine a byte of one step with a stale byte of an earlier one (say EB with the
+// original 90, a jump to nowhere).
 //
 // The pad keeps its jump after a removal. A thread that took the short jump can be preempted on the
 // pad's first byte, just before the jump, for as long as the scheduler likes; taking a 5-byte jump
@@ -20,22 +21,26 @@
 #include "os/linux/thread_round.hpp"
 #include "support/log.hpp"
 
+#include <array>
 #include <cstring>
 #include <vector>
 
 namespace hotpatch::engine {
 namespace {
 
+using arch::kNop;
 using arch::kPadSize;
 
-// Byte `index` of every entry's short jump (`armed`) or original NOPs; `done` counts entries written.
-Status write_entry_byte(std::span<EntryRedirect* const> entries, std::size_t index, bool armed, std::size_t& done) {
-  for (done = 0; done < entries.size(); ++done) {
-    const EntryRedirect& e = *entries[done];
-    const std::uint8_t b = armed ? e.pad->short_jump[index] : e.pad->entry[index];
-    HOTPATCH_TRY(os::write_code(e.site + index, &b, 1));
+enum State { original = 0, two_nops = 1, displaced = 2, armed = 3 };
+
+std::array<std::uint8_t, 2> bytes_of(const EntryRedirect& e, int state) {
+  const auto& p = *e.pad;
+  switch (state) {
+    case original: return p.entry;
+    case two_nops: return {kNop, p.entry[1]};
+    case displaced: return {kNop, p.short_jump[1]};
+    default: return p.short_jump;
   }
-  return {};
 }
 
 Error with_context(Error e, const std::string& step) {
@@ -43,22 +48,58 @@ Error with_context(Error e, const std::string& step) {
   return e;
 }
 
-// A failure whose clean-up also failed: both are reported.
-Status with_undo(Status failure, const Status& undo) {
-  if (undo || failure) return failure;
-  Error e = failure.error();
-  e.message += "; restoring the previous entry bytes also failed (" + undo.error().what() +
-               "); the entries hold whole one-byte instructions, so callers run the previous code";
-  log::write(LogLevel::error, e.what());
-  return e;
+// One step for every entry: the byte that differs between the two adjacent states, then a sync.
+// On failure the entries are back in `from` (as far as writing allows) and the error says why.
+// `last` marks the step that completes the walk: its writes stand even if the sync fails, since a
+// core that missed it runs the new bytes once it next serialises (any interrupt or system call).
+Status step(std::span<EntryRedirect* const> entries, int from, int to, bool last, std::chrono::milliseconds timeout) {
+  // The byte that differs, if any (gcc's entries start in the two-NOP state).
+  auto differing = [&](const EntryRedirect& e) -> int {
+    const auto a = bytes_of(e, from), b = bytes_of(e, to);
+    return a[0] != b[0] ? 0 : a[1] != b[1] ? 1 : -1;
+  };
+  std::size_t done = 0;
+  Status result;
+  for (; done < entries.size() && result; ++done) {
+    const int i = differing(*entries[done]);
+    if (i >= 0) result = os::write_code(entries[done]->site + i, &bytes_of(*entries[done], to)[i], 1);
+    if (!result) break;
+  }
+  if (result) {
+    auto s = os::sync_cores(timeout);
+    if (s) return {};
+    if (last) {
+      log::warning("synchronising cores after an entry-pad write failed (" + s.error().what() + "); the bytes are written");
+      return {};
+    }
+    result = with_context(s.error(), "synchronising cores after writing entry bytes");
+  }
+  for (std::size_t k = 0; k < done; ++k) {
+    if (const int i = differing(*entries[k]); i >= 0)
+      (void)os::write_code(entries[k]->site + i, &bytes_of(*entries[k], from)[i], 1);
+  }
+  (void)os::sync_cores(timeout);
+  return result;
 }
 
-// Entry byte `index` back to armed/unarmed for every entry, then sync: the undo of one step.
-Status put_back(std::span<EntryRedirect* const> entries, std::size_t index, bool armed,
-                std::chrono::milliseconds timeout) {
-  std::size_t ignored = 0;
-  HOTPATCH_TRY(write_entry_byte(entries, index, armed, ignored));
-  return os::sync_cores(timeout);
+// Walks every entry from state `from` to `to`; on failure walks back to `from` and reports.
+Status walk(std::span<EntryRedirect* const> entries, int from, int to, std::chrono::milliseconds timeout) {
+  const int dir = to > from ? 1 : -1;
+  for (int at = from; at != to; at += dir) {
+    if (auto s = step(entries, at, at + dir, at + dir == to, timeout); !s) {
+      for (int back = at; back != from; back -= dir) {
+        if (auto u = step(entries, back, back - dir, false, timeout); !u) {
+          Error e = s.error();
+          e.message += "; going back also failed (" + u.error().what() +
+                       "); the entries hold whole instructions, so callers run the old or the new code";
+          log::write(LogLevel::error, e.what());
+          return e;
+        }
+      }
+      return s;
+    }
+  }
+  return {};
 }
 
 // Pads this transaction wrote: unreachable until an entry's byte 0 changes, so they may go back to
@@ -68,6 +109,13 @@ Status restore_pads(std::span<EntryRedirect* const> written) {
   for (const EntryRedirect* e : written)
     if (auto s = os::write_code(e->pad_address(), e->pad->pad.data(), kPadSize); !s && first) first = s;
   return first;
+}
+
+Status with_undo(Status failure, const Status& undo) {
+  if (undo || failure) return failure;
+  Error e = failure.error();
+  e.message += "; restoring the pads also failed (" + undo.error().what() + "); no entry leads to them";
+  return e;
 }
 
 }  // namespace
@@ -94,53 +142,20 @@ Status unwrite_pads(std::span<EntryRedirect* const> written) { return restore_pa
 
 Status arm_pads(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
-  std::size_t done = 0;
-  if (auto s = write_entry_byte(entries, 1, true, done); !s) return with_undo(s, put_back(entries.first(done), 1, false, timeout));
-  if (auto s = os::sync_cores(timeout); !s)
-    return with_undo(with_context(s.error(), "synchronising cores after the short jumps' displacement"),
-                     put_back(entries, 1, false, timeout));
-  if (auto s = write_entry_byte(entries, 0, true, done); !s) {
-    Status undo = put_back(entries.first(done), 0, false, timeout);
-    if (undo) undo = put_back(entries, 1, false, timeout);
-    return with_undo(s, undo);
-  }
-  // The writes are complete; a core that misses this serialisation runs the short jump once it next
-  // serialises (any interrupt or system call), so the change stands.
-  if (auto s = os::sync_cores(timeout); !s)
-    log::warning("synchronising cores after the short jumps went live failed (" + s.error().what() +
-                 "); the bytes are written");
-  return {};
+  return walk(entries, original, armed, timeout);
 }
 
 Status install_pad_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
   std::vector<EntryRedirect*> written;
   HOTPATCH_TRY(write_pads(entries, timeout, written));
-  // A pad that was NOPs before this call stays unreachable until an arm reaches byte 0, and is not
-  // restored after a failed arm: some entries may have led to it for a moment.
+  // Not restored after a failed arm: some entry may have led to its pad for a moment.
   return arm_pads(entries, timeout);
 }
 
 Status remove_pad_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
-  std::size_t done = 0;
-  if (auto s = write_entry_byte(entries, 0, false, done); !s)
-    return with_undo(s, put_back(entries.first(done), 0, true, timeout));
-  // Unsynchronised, a core could still hold the old opcode when byte 1 changes under it: back to
-  // the jump rather than on.
-  if (auto s = os::sync_cores(timeout); !s)
-    return with_undo(with_context(s.error(), "synchronising cores after the short jumps' opcode"),
-                     put_back(entries, 0, true, timeout));
-  if (auto s = write_entry_byte(entries, 1, false, done); !s) {
-    // Back to EB D: the displacement first, so no entry ever reads EB 90.
-    Status undo = put_back(entries.first(done), 1, true, timeout);
-    if (undo) undo = put_back(entries, 0, true, timeout);
-    return with_undo(s, undo);
-  }
-  if (auto s = os::sync_cores(timeout); !s)
-    log::warning("synchronising cores after the entries' NOPs were restored failed (" + s.error().what() +
-                 "); the bytes are written");
-  return {};
+  return walk(entries, armed, original, timeout);
 }
 
 }  // namespace hotpatch::engine

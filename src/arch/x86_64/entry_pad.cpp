@@ -26,7 +26,8 @@ std::optional<PadPlan> plan_entry_pad(const std::uint8_t* pad, std::size_t funct
   if (function_size < plan.entry_offset + kPadEntrySize) return std::nullopt;
   if (!is_nop_pad(pad)) return std::nullopt;
   const std::uint8_t* entry = symbol + plan.entry_offset;
-  if (entry[0] != kNop || entry[1] != kNop) return std::nullopt;
+  // 90 90 (g++) or 66 90 (clang: one instruction, first made 90 90 by a one-byte write).
+  if ((entry[0] != kNop && entry[0] != kOperandSizePrefix) || entry[1] != kNop) return std::nullopt;
   // From the end of the short jump back to the pad's first byte.
   const long displacement = -static_cast<long>(kPadSize + plan.entry_offset + kPadEntrySize);
   const auto d = static_cast<std::uint8_t>(displacement);
@@ -41,7 +42,7 @@ EntryPlan entry_plan_of(const PadPlan& pad) {
   EntryPlan plan;
   plan.site_offset = pad.entry_offset;
   plan.overwritten = kPadEntrySize;
-  plan.first_instruction = 1;
+  plan.first_instruction = pad.entry[0] == kNop ? 1 : 2;
   std::copy(pad.entry.begin(), pad.entry.end(), plan.original.begin());
   return plan;
 }
