@@ -123,6 +123,8 @@ Status with_undo(Status failure, const Status& undo) {
 Status write_pads(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout,
                   std::vector<EntryRedirect*>& written) {
   written.clear();
+  if (entries.empty()) return {};
+  HOTPATCH_TRY(os::prepare_sync_cores());
   std::vector<EntryRedirect*> pads;  // those still holding the compiler's NOPs
   for (EntryRedirect* e : entries)
     if (std::memcmp(reinterpret_cast<const void*>(e->pad_address()), e->pad_jump.data(), kPadSize) != 0) pads.push_back(e);
@@ -155,6 +157,7 @@ Status install_pad_jumps(std::span<EntryRedirect* const> entries, std::chrono::m
 
 Status remove_pad_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
+  HOTPATCH_TRY(os::prepare_sync_cores());
   return walk(entries, armed, original, timeout);
 }
 
