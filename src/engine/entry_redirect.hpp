@@ -71,6 +71,13 @@ Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milli
 /// Jump -> original entry bytes, byte for byte, for all at once.
 Status remove_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout);
 
+/// How many of `entries` have a pad (for EngineStats::pad_writes).
+inline std::uint64_t count_padded(std::span<EntryRedirect* const> entries) {
+  std::uint64_t n = 0;
+  for (const EntryRedirect* e : entries) n += e->pad.has_value();
+  return n;
+}
+
 /// True when the entry holds the jump install_jumps wrote (a module loaded again at the same
 /// address holds its original bytes instead). Reads the entry: its module must be mapped.
 bool jump_in_place(const EntryRedirect& entry);

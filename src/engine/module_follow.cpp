@@ -186,7 +186,7 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
     }
   }
   stats_.code_writes += jumps.size();
-  stats_.pad_writes += static_cast<std::uint64_t>(std::count_if(jumps.begin(), jumps.end(), [](const EntryRedirect* e) { return e->pad.has_value(); }));
+  stats_.pad_writes += count_padded(jumps);
   stats_.slot_writes += pointers.size();
   return {};
 }

@@ -346,7 +346,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   }
   ++stats_.applies;
   stats_.code_writes += jumps.size();
-  stats_.pad_writes += static_cast<std::uint64_t>(std::count_if(jumps.begin(), jumps.end(), [](const EntryRedirect* e) { return e->pad.has_value(); }));
+  stats_.pad_writes += count_padded(jumps);
   stats_.slot_writes += pointers.size();
   stats_.resolve_ns += nanoseconds(t_resolved - t_started);
   stats_.load_ns += nanoseconds(t_loaded - t_resolved);
@@ -421,7 +421,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   table_.remove_patch(rec);
   ++stats_.reverts;
   stats_.code_writes += to_original.size();
-  stats_.pad_writes += static_cast<std::uint64_t>(std::count_if(to_original.begin(), to_original.end(), [](const EntryRedirect* e) { return e->pad.has_value(); }));
+  stats_.pad_writes += count_padded(to_original);
   stats_.slot_writes += pointers.size();
   return {};
 }
