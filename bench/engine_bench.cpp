@@ -33,7 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 const std::string kPatchDir = HP_BENCH_PATCH_DIR;
-const std::string kCallPatch = kPatchDir + "/call_patch.so";
 
 std::string gen_patch(long n) { return kPatchDir + "/gen_" + std::to_string(n) + ".so"; }
 std::string gen_id(long n) { return "gen-" + std::to_string(n); }
@@ -65,9 +64,15 @@ void BM_CallPointer(benchmark::State& state) {
   }
 }
 
-template <int (*F)(int), int (*Expected)(int)>
+// The patches the patched-call variants apply: functions without an entry pad, and with one.
+constexpr char kCallPatchFile[] = "call_patch.so";
+constexpr char kCallPatchId[] = "call-patch";
+constexpr char kPaddedPatchFile[] = "padded_patch.so";
+constexpr char kPaddedPatchId[] = "padded-patch";
+
+template <int (*F)(int), int (*Expected)(int), const char* Patch = kCallPatchFile, const char* Id = kCallPatchId>
 void BM_CallPatched(benchmark::State& state) {
-  auto applied = hotpatch::apply_patch_file(kCallPatch);
+  auto applied = hotpatch::apply_patch_file(kPatchDir + "/" + Patch);
   if (!applied) {
     state.SkipWithError(applied.error().what().c_str());
     return;
@@ -78,7 +83,7 @@ void BM_CallPatched(benchmark::State& state) {
     x = F(x);
     benchmark::DoNotOptimize(x);
   }
-  (void)hotpatch::revert_patch("call-patch");
+  (void)hotpatch::revert_patch(Id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,11 +358,17 @@ BENCHMARK(BM_CallPatched<hp_bench_work, hp_bench_work_direct>)->Name("call/work/
 BENCHMARK(BM_CallPointer<&g_work_pointer>)->Name("call/work/atomic_pointer") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_work>)->Name("call/work/unpatched_patchable") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_work_plain>)->Name("call/work/plain") HP_REPEATED;
+BENCHMARK(BM_CallPatched<hp_bench_work_padded, hp_bench_work_direct, kPaddedPatchFile, kPaddedPatchId>)
+    ->Name("call/work/patched_padded") HP_REPEATED;
+BENCHMARK(BM_Call<hp_bench_work_padded>)->Name("call/work/unpatched_padded") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_trivial_direct>)->Name("call/trivial/direct_replacement") HP_REPEATED;
 BENCHMARK(BM_CallPatched<hp_bench_trivial, hp_bench_trivial_direct>)->Name("call/trivial/patched_original") HP_REPEATED;
 BENCHMARK(BM_CallPointer<&g_trivial_pointer>)->Name("call/trivial/atomic_pointer") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_trivial>)->Name("call/trivial/unpatched_patchable") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_trivial_plain>)->Name("call/trivial/plain") HP_REPEATED;
+BENCHMARK(BM_CallPatched<hp_bench_trivial_padded, hp_bench_trivial_direct, kPaddedPatchFile, kPaddedPatchId>)
+    ->Name("call/trivial/patched_padded") HP_REPEATED;
+BENCHMARK(BM_Call<hp_bench_trivial_padded>)->Name("call/trivial/unpatched_padded") HP_REPEATED;
 
 BENCHMARK(BM_WritePrimitive)->Name("write/primitive") HP_REPEATED;
 BENCHMARK(BM_Int3Sequence)->Name("write/int3_sequence") HP_REPEATED;
