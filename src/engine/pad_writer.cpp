@@ -4,10 +4,10 @@
 //   original (90 90, or clang's 66 90)  <->  90 90  <->  90 D  <->  EB D (the short jump)
 // Installing walks right, removing walks left. Each state is whole instructions for a thread
 // standing anywhere in it, and each step changes one byte, so a thread sees the old or the new
-// byte, never half of a change. The sync after each step is the rule of the Intel and AMD manuals
-// on cross-modifying code (a processor must serialise before it runs code another one changed):
-// no core can combine a byte of one step with a stale byte of an earlier one (say EB with the
-// original 90, a jump to nowhere).
+// byte, never half of a change. The sync after each step follows Intel's rule for cross-modifying
+// code (a processor serialises before it runs code another one changed; docs/performance.md has
+// what this relies on): no core can combine a byte of one step with a stale byte of an earlier one
+// (say EB with the original 90, a jump to nowhere).
 //
 // The pad keeps its jump after a removal. A thread that took the short jump can be preempted on the
 // pad's first byte, just before the jump, for as long as the scheduler likes; taking a 5-byte jump
