@@ -114,6 +114,27 @@ TEST_F(EngineTest, TwoByteNopEntryOfClangIsTakenAndRestored) {
   EXPECT_EQ(d.traps(), 0u);
 }
 
+// A caller preempted between the two entry bytes runs, once the short jump is in, its second byte
+// alone (stc, or cmc after an endbr64) and then the old body: the old version, whole.
+TEST_F(EngineTest, CallerBetweenTheEntryBytesRunsTheOldBodyWhole) {
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(hp_pad_add_from_second_byte(1), 2);
+    EXPECT_EQ(hp_pad_cet_add_from_second_byte(1), 2);
+    apply_ok("pad_add");
+    apply_ok("pad_cet");
+    apply_ok("pad_xchg");
+    ASSERT_EQ(hp_pad_add(1), 101);
+    ASSERT_EQ(hp_pad_cet_add(1), 101);
+    ASSERT_EQ(hp_pad_xchg(1), 101);
+    EXPECT_EQ(hp_pad_add_from_second_byte(1), 2);
+    EXPECT_EQ(hp_pad_cet_add_from_second_byte(1), 2);
+    EXPECT_EQ(hp_pad_xchg_from_second_byte(1), 2);
+    revert_ok("pad-add");
+    revert_ok("pad-cet");
+    revert_ok("pad-xchg");
+  }
+}
+
 // A listed pad that holds someone else's jump, and NOPs no compiler listed: neither is used; both
 // functions take the int3 protocol and their surroundings stay as they were.
 TEST_F(EngineTest, PadThatIsNotNopsOrNotListedIsNotUsed) {
