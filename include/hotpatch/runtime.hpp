@@ -124,7 +124,6 @@ struct EngineStats {
   std::uint64_t reverts = 0;            ///< successful revert transactions
   std::uint64_t refusals = 0;           ///< transactions refused with an error
   std::uint64_t code_writes = 0;        ///< function entries rewritten
-  std::uint64_t pad_writes = 0;         ///< of those, through a compiler-placed pad (no trap, no thread round)
   std::uint64_t slot_writes = 0;        ///< pointer slots rewritten (version switches, vtables)
   std::uint64_t safety_rounds = 0;      ///< signal rounds over all threads
   std::uint64_t threads_relocated = 0;  ///< threads moved out of bytes being overwritten
@@ -134,6 +133,8 @@ struct EngineStats {
   std::uint64_t resolve_ns = 0;  ///< apply: reading the manifest, resolving and checking every target
   std::uint64_t load_ns = 0;     ///< apply: dlopen and binding replacements and imports
   std::uint64_t write_ns = 0;    ///< apply and revert: building redirects, writing code and pointers
+  // Appended last, so the fields above keep their places for programs built against older headers.
+  std::uint64_t pad_writes = 0;  ///< of code_writes, those through a compiler-placed entry pad (no trap, no thread round)
 };
 HOTPATCH_API EngineStats engine_stats();
 
