@@ -33,7 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 const std::string kPatchDir = HP_BENCH_PATCH_DIR;
-const std::string kCallPatch = kPatchDir + "/call_patch.so";
 
 std::string gen_patch(long n) { return kPatchDir + "/gen_" + std::to_string(n) + ".so"; }
 std::string gen_id(long n) { return "gen-" + std::to_string(n); }
@@ -65,9 +64,15 @@ void BM_CallPointer(benchmark::State& state) {
   }
 }
 
-template <int (*F)(int), int (*Expected)(int)>
+// The patches the patched-call variants apply: functions without an entry pad, and with one.
+constexpr char kCallPatchFile[] = "call_patch.so";
+constexpr char kCallPatchId[] = "call-patch";
+constexpr char kPaddedPatchFile[] = "padded_patch.so";
+constexpr char kPaddedPatchId[] = "padded-patch";
+
+template <int (*F)(int), int (*Expected)(int), const char* Patch = kCallPatchFile, const char* Id = kCallPatchId>
 void BM_CallPatched(benchmark::State& state) {
-  auto applied = hotpatch::apply_patch_file(kCallPatch);
+  auto applied = hotpatch::apply_patch_file(kPatchDir + "/" + Patch);
   if (!applied) {
     state.SkipWithError(applied.error().what().c_str());
     return;
@@ -78,7 +83,7 @@ void BM_CallPatched(benchmark::State& state) {
     x = F(x);
     benchmark::DoNotOptimize(x);
   }
-  (void)hotpatch::revert_patch("call-patch");
+  (void)hotpatch::revert_patch(Id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,8 +276,21 @@ void set_latency(benchmark::State& state, const std::string& phase, const Histog
   state.counters[phase + "_calls"] = double(h.count());
 }
 
+// What the workers call and the patch that goes in and out: functions without an entry pad (the
+// int3 protocol) or with one (the pad protocol).
+struct StallSubject {
+  int (*work)(int);
+  int (*trivial)(int);
+  const char* patch;  // file in the patch directory
+  const char* id;
+};
+constexpr StallSubject kInt3Subject{hp_bench_work, hp_bench_trivial, "call_patch.so", "call-patch"};
+constexpr StallSubject kPaddedSubject{hp_bench_work_padded, hp_bench_trivial_padded, "padded_patch.so", "padded-patch"};
+
+template <const StallSubject* S>
 void BM_Stall(benchmark::State& state) {
   const int workers = static_cast<int>(state.range(0));
+  const std::string patch = kPatchDir + "/" + S->patch;
   const auto phase_length = std::chrono::milliseconds(1500);
   for (auto _ : state) {
     std::atomic<int> phase{0};  // 0 warm-up, 1 idle, 2 patching, 3 stop
@@ -286,8 +304,8 @@ void BM_Stall(benchmark::State& state) {
         for (int i = w;; i += 3) {
           const int p = phase.load(std::memory_order_relaxed);
           if (p == 3) break;
-          benchmark::DoNotOptimize(hp_bench_work(i));
-          const int t = hp_bench_trivial(i);
+          benchmark::DoNotOptimize(S->work(i));
+          const int t = S->trivial(i);
           bad += t != hp_bench_trivial_plain(i) && t != hp_bench_trivial_direct(i);
           const std::uint64_t now = __rdtsc();
           if (p != 0) hist[w][p - 1].add(now - prev);
@@ -304,8 +322,8 @@ void BM_Stall(benchmark::State& state) {
     const auto stats_before = hotpatch::engine_stats();
     const auto until = Clock::now() + phase_length;
     while (Clock::now() < until) {
-      failures += !hotpatch::apply_patch_file(kCallPatch);
-      failures += !hotpatch::revert_patch("call-patch");
+      failures += !hotpatch::apply_patch_file(patch);
+      failures += !hotpatch::revert_patch(S->id);
       ++cycles;
     }
     phase = 3;
@@ -315,6 +333,8 @@ void BM_Stall(benchmark::State& state) {
     // latency while patching; the thread rounds explain the rest.
     state.counters["trap_redirects"] = double(stats_after.trap_redirects - stats_before.trap_redirects);
     state.counters["threads_relocated"] = double(stats_after.threads_relocated - stats_before.threads_relocated);
+    state.counters["safety_rounds"] = double(stats_after.safety_rounds - stats_before.safety_rounds);
+    state.counters["pad_writes"] = double(stats_after.pad_writes - stats_before.pad_writes);
     state.counters["cycle_us"] = cycles ? double(std::chrono::duration_cast<std::chrono::microseconds>(phase_length).count()) / double(cycles) : 0;
     Histogram idle, patching;
     for (auto& h : hist) {
@@ -338,11 +358,17 @@ BENCHMARK(BM_CallPatched<hp_bench_work, hp_bench_work_direct>)->Name("call/work/
 BENCHMARK(BM_CallPointer<&g_work_pointer>)->Name("call/work/atomic_pointer") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_work>)->Name("call/work/unpatched_patchable") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_work_plain>)->Name("call/work/plain") HP_REPEATED;
+BENCHMARK(BM_CallPatched<hp_bench_work_padded, hp_bench_work_direct, kPaddedPatchFile, kPaddedPatchId>)
+    ->Name("call/work/patched_padded") HP_REPEATED;
+BENCHMARK(BM_Call<hp_bench_work_padded>)->Name("call/work/unpatched_padded") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_trivial_direct>)->Name("call/trivial/direct_replacement") HP_REPEATED;
 BENCHMARK(BM_CallPatched<hp_bench_trivial, hp_bench_trivial_direct>)->Name("call/trivial/patched_original") HP_REPEATED;
 BENCHMARK(BM_CallPointer<&g_trivial_pointer>)->Name("call/trivial/atomic_pointer") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_trivial>)->Name("call/trivial/unpatched_patchable") HP_REPEATED;
 BENCHMARK(BM_Call<hp_bench_trivial_plain>)->Name("call/trivial/plain") HP_REPEATED;
+BENCHMARK(BM_CallPatched<hp_bench_trivial_padded, hp_bench_trivial_direct, kPaddedPatchFile, kPaddedPatchId>)
+    ->Name("call/trivial/patched_padded") HP_REPEATED;
+BENCHMARK(BM_Call<hp_bench_trivial_padded>)->Name("call/trivial/unpatched_padded") HP_REPEATED;
 
 BENCHMARK(BM_WritePrimitive)->Name("write/primitive") HP_REPEATED;
 BENCHMARK(BM_Int3Sequence)->Name("write/int3_sequence") HP_REPEATED;
@@ -352,7 +378,10 @@ BENCHMARK(BM_ApplyCold)->Name("apply_cold")->Arg(1)->Arg(10)->Arg(100)->Arg(1000
 BENCHMARK(BM_Apply)->Name("apply")->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Revert)->Name("revert")->Arg(1)->Arg(10)->Arg(100)->Arg(1000)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
-BENCHMARK(BM_Stall)->Name("stall")->Arg(1)->Arg(2)->Arg(4)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_Stall<&kInt3Subject>)->Name("stall")->Arg(1)->Arg(2)->Arg(4)->Iterations(1)->UseManualTime()
+    ->Unit(benchmark::kSecond);
+BENCHMARK(BM_Stall<&kPaddedSubject>)->Name("stall_padded")->Arg(1)->Arg(2)->Arg(4)->Iterations(1)->UseManualTime()
+    ->Unit(benchmark::kSecond);
 
 int main(int argc, char** argv) {
   hotpatch::set_log_sink({});

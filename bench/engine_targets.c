@@ -1,3 +1,5 @@
+/* Without entry pads: these are patched with the int3 protocol. */
+#define HOTPATCH_NO_ENTRY_PAD
 #include "work.h"
 
 #include <hotpatch/patch.h>

@@ -25,6 +25,9 @@ extern "C" {
 int hp_bench_work(int x);
 int hp_bench_trivial(int x);
 int hp_bench_victim(int x); /* only ever rewritten with its own bytes: the bare write primitive */
+/* The same bodies with a compiler-placed entry pad (engine_padded_targets.c): the pad protocol. */
+int hp_bench_work_padded(int x);
+int hp_bench_trivial_padded(int x);
 /* Built plain (plain_targets.c): no live-patching flags, only kept out of line. */
 int hp_bench_work_plain(int x);
 int hp_bench_trivial_plain(int x);

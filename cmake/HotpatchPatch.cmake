@@ -1,8 +1,10 @@
 # CMake helpers for programs that take patches and for the patches themselves.
 #
-#   hotpatch_make_patchable(<target>)
+#   hotpatch_make_patchable(<target> [PAD_ALL_FUNCTIONS])
 #       Adds the flags that keep patches correct: no inlining or IPA across non-static functions
 #       (-flive-patching=inline-only-static where g++ has it) and a GNU build-id to bind patches to.
+#       PAD_ALL_FUNCTIONS gives every function of the target the entry pad HOTPATCH_PATCHABLE gives
+#       one (-fpatchable-function-entry=7,5): all of them are then patched without a trap.
 #
 #   hotpatch_add_patch(<name> TARGET <program-or-library> VERSION <n> [ID <id>] [ABOUT <text>]
 #                      SOURCES <src>... [OUTPUT_DIRECTORY <dir>])
@@ -11,6 +13,7 @@ include_guard(GLOBAL)
 set(HOTPATCH_CMAKE_HELPERS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 function(hotpatch_make_patchable target)
+  cmake_parse_arguments(PARSE_ARGV 1 HP "PAD_ALL_FUNCTIONS" "" "")
   include(CheckCompilerFlag)
   get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   foreach(lang C CXX)
@@ -19,6 +22,16 @@ function(hotpatch_make_patchable target)
       if(HOTPATCH_${lang}_HAS_LIVE_PATCHING)
         target_compile_options(${target} PRIVATE
           $<$<COMPILE_LANGUAGE:${lang}>:-flive-patching=inline-only-static>)
+      endif()
+      if(HP_PAD_ALL_FUNCTIONS)
+        check_compiler_flag(${lang} -fpatchable-function-entry=7,5 HOTPATCH_${lang}_HAS_ENTRY_PADS)
+        if(HOTPATCH_${lang}_HAS_ENTRY_PADS)
+          target_compile_options(${target} PRIVATE
+            $<$<COMPILE_LANGUAGE:${lang}>:-fpatchable-function-entry=7,5>)
+        else()
+          message(WARNING "hotpatch_make_patchable(${target} PAD_ALL_FUNCTIONS): the ${lang} compiler has no "
+            "-fpatchable-function-entry; its functions are patched with a temporary int3")
+        endif()
       endif()
     endif()
   endforeach()

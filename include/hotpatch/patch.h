@@ -68,11 +68,23 @@
   HOTPATCH_RECORD_("T\0" build_id_hex "\0" module_name)
 
 /** Marks a function of a program as patchable: kept out of line and out of interprocedural
- *  optimisation, so every caller really calls it and assumes nothing about its body. */
+ *  optimisation, so every caller really calls it and assumes nothing about its body. Where the
+ *  compiler can (g++ >= 8, clang >= 10), it also gets an entry pad: five NOP bytes before it and
+ *  two one-byte NOPs at its entry, through which the runtime redirects it without ever trapping a
+ *  caller or stopping a thread. Define HOTPATCH_NO_ENTRY_PAD before including this header to leave
+ *  the pad out (the function is then patched with a temporary int3, as any other function). */
+#if defined(__has_attribute) && !defined(HOTPATCH_NO_ENTRY_PAD)
+#if __has_attribute(patchable_function_entry)
+#define HOTPATCH_ENTRY_PAD_ __attribute__((patchable_function_entry(7, 5)))
+#endif
+#endif
+#ifndef HOTPATCH_ENTRY_PAD_
+#define HOTPATCH_ENTRY_PAD_
+#endif
 #if defined(__clang__)
-#define HOTPATCH_PATCHABLE __attribute__((noinline, used))
+#define HOTPATCH_PATCHABLE __attribute__((noinline, used)) HOTPATCH_ENTRY_PAD_
 #else
-#define HOTPATCH_PATCHABLE __attribute__((noipa, used))
+#define HOTPATCH_PATCHABLE __attribute__((noipa, used)) HOTPATCH_ENTRY_PAD_
 #endif
 
 #endif /* HOTPATCH_PATCH_H */

@@ -133,6 +133,8 @@ struct EngineStats {
   std::uint64_t resolve_ns = 0;  ///< apply: reading the manifest, resolving and checking every target
   std::uint64_t load_ns = 0;     ///< apply: dlopen and binding replacements and imports
   std::uint64_t write_ns = 0;    ///< apply and revert: building redirects, writing code and pointers
+  // Appended last, so the fields above keep their places for programs built against older headers.
+  std::uint64_t pad_writes = 0;  ///< of code_writes, those through a compiler-placed entry pad (no trap, no thread round)
 };
 HOTPATCH_API EngineStats engine_stats();
 

@@ -1,4 +1,4 @@
-// The code-writing protocol (see os/linux/thread_round.hpp for why each step is there):
+// The int3 code-writing protocol, for entries without a compiler-placed pad (see os/linux/thread_round.hpp for why each step is there):
 //   1. register every site (trap and thread-check handlers know its trampoline)
 //   2. int3 at byte 0 of every site, sync cores: new callers trap and run the old code whole
 //   3. thread check: nobody stands inside bytes 1..4 (skipped when the first instruction covers them)
@@ -115,7 +115,7 @@ void warn_late_sync(const Status& s, const char* step) {
 static Status install_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout);
 static Status remove_held(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout);
 
-Status install_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
+Status install_trap_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
   std::vector<os::SiteRecord> sites;
   for (const EntryRedirect* e : entries) {
@@ -153,7 +153,7 @@ static Status install_held(std::span<EntryRedirect* const> entries, std::chrono:
   return {};
 }
 
-Status remove_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
+Status remove_trap_jumps(std::span<EntryRedirect* const> entries, std::chrono::milliseconds timeout) {
   if (entries.empty()) return {};
   return while_held(timeout, [&] { return remove_held(entries, timeout); });
 }

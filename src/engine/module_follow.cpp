@@ -29,8 +29,7 @@ bool still_ours(const FunctionEntry& f) {
   if (f.method == RedirectMethod::entry_jump) {
     // The same module unloaded and loaded again at the same address holds its original bytes, not
     // our jump (its code is mapped, so reading it is safe).
-    return !f.jump_live || !f.redirect ||
-           std::memcmp(reinterpret_cast<const void*>(f.redirect->site), f.redirect->jump.data(), f.redirect->jump.size()) == 0;
+    return !f.jump_live || !f.redirect || jump_in_place(*f.redirect);
   }
   if (f.layers.empty()) return true;
   return std::all_of(f.vtable_slots.begin(), f.vtable_slots.end(), [&](std::uintptr_t slot) {
@@ -112,6 +111,7 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
     std::uintptr_t from = 0;
     std::uintptr_t to = 0;
     arch::EntryPlan plan;
+    std::optional<arch::PadPlan> pad;
     std::vector<std::uintptr_t> slots;
   };
   std::vector<Move> moves;
@@ -125,8 +125,10 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
     if (sym->address != key && table_.find(sym->address) != nullptr)
       return make_error(ErrorCode::not_patchable, f.symbol,
                         "another patched function is still recorded at its new address; revert that patch first");
-    Move m{key, sym->address, {}, {}};
-    if (f.method == RedirectMethod::entry_jump) {
+    Move m{key, sym->address, {}, {}, {}};
+    if (f.method == RedirectMethod::entry_jump && (m.pad = find_entry_pad(module, sym->address, sym->size))) {
+      m.plan = arch::entry_plan_of(*m.pad);
+    } else if (f.method == RedirectMethod::entry_jump) {
       auto plan = arch::plan_entry(reinterpret_cast<const std::uint8_t*>(sym->address), sym->size, sym->address,
                                    sym->name, os::indirect_branch_tracking_enforced());
       if (!plan) return plan.error();
@@ -153,7 +155,7 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
   std::vector<PointerWrite> pointers;
   for (const auto& m : moves) {
     const FunctionEntry& f = *table_.find(m.from);
-    if (f.method == RedirectMethod::entry_jump) requests.push_back({f.symbol, m.to, m.plan, f.active_target()});
+    if (f.method == RedirectMethod::entry_jump) requests.push_back({f.symbol, m.to, m.plan, f.active_target(), m.pad});
     for (auto slot : m.slots) pointers.push_back({slot, m.to, f.active_target()});
   }
   std::vector<EntryRedirect> built;
@@ -184,6 +186,7 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
     }
   }
   stats_.code_writes += jumps.size();
+  stats_.pad_writes += count_padded(jumps);
   stats_.slot_writes += pointers.size();
   return {};
 }

@@ -44,6 +44,12 @@ Status build_group(std::span<const RedirectRequest> group, std::vector<EntryRedi
       return make_error(ErrorCode::internal, r.name, "redirect memory is out of rel32 reach of the function");
     std::memcpy(reinterpret_cast<void*>(r.thunk), thunk->data(), thunk->size());
     r.jump = *jump;
+    if (req.pad) {
+      r.pad = req.pad;
+      auto pad_jump = arch::encode_jump_rel32(r.pad_address(), r.thunk);
+      if (!pad_jump) return make_error(ErrorCode::internal, r.name, "redirect memory is out of rel32 reach of the pad");
+      r.pad_jump = *pad_jump;
+    }
     *reinterpret_cast<std::uintptr_t*>(r.slot) = req.initial_target;
     out.push_back(std::move(r));
   }

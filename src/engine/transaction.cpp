@@ -36,6 +36,7 @@ struct TargetPlan {
   std::size_t size = 0;
   Action action = Action::new_jump;
   arch::EntryPlan entry;
+  std::optional<arch::PadPlan> pad;  ///< new_jump through a compiler-placed pad
   std::vector<std::uintptr_t> vtable_slots;
   std::uintptr_t replacement = 0;
 };
@@ -170,6 +171,9 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
     } else if (existing != nullptr) {
       plan.action = existing->method == RedirectMethod::vtable_slot ? Action::vtable : Action::reuse_jump;
       plan.vtable_slots = existing->vtable_slots;
+    } else if (auto pad = find_entry_pad(*module, sym->address, sym->size)) {
+      plan.pad = pad;
+      plan.entry = arch::entry_plan_of(*pad);
     } else {
       auto entry = arch::plan_entry(reinterpret_cast<const std::uint8_t*>(sym->address), sym->size, sym->address,
                                     sym->name, os::indirect_branch_tracking_enforced());
@@ -234,7 +238,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   const auto t_loaded = std::chrono::steady_clock::now();
   std::vector<RedirectRequest> requests;
   for (const auto& p : plans)
-    if (p.action == Action::new_jump) requests.push_back({p.symbol, p.address, p.entry, p.replacement});
+    if (p.action == Action::new_jump) requests.push_back({p.symbol, p.address, p.entry, p.replacement, p.pad});
   std::vector<EntryRedirect> built;
   std::vector<RedirectBlock> blocks;
   if (auto s = build_redirects(requests, built, blocks); !s) {
@@ -265,7 +269,11 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   if (manifest.stack_consistency) {
     std::vector<CheckedFunction> checked;
     for (const auto& p : plans) {
-      checked.push_back({p.symbol, {p.address, p.address + std::max<std::size_t>(p.size, 1)}});
+      // A padded entry's pad is where a caller stands between the short jump and the long one.
+      const FunctionEntry* known = table_.find(p.address);
+      const bool padded = p.pad || (known != nullptr && known->redirect && known->redirect->pad);
+      const std::uintptr_t lo = padded ? p.address - arch::kPadSize : p.address;
+      checked.push_back({p.symbol, {lo, p.address + std::max<std::size_t>(p.size, 1)}});
       if (const FunctionEntry* e = table_.find(p.address); e != nullptr && e->redirect)
         checked.push_back({p.symbol + " (its relocated entry)", {e->redirect->trampoline, e->redirect->thunk}});
       if (const FunctionEntry* e = table_.find(p.address); e != nullptr && !e->layers.empty()) {
@@ -338,6 +346,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   }
   ++stats_.applies;
   stats_.code_writes += jumps.size();
+  stats_.pad_writes += count_padded(jumps);
   stats_.slot_writes += pointers.size();
   stats_.resolve_ns += nanoseconds(t_resolved - t_started);
   stats_.load_ns += nanoseconds(t_loaded - t_resolved);
@@ -412,6 +421,7 @@ Status Engine::revert_locked(std::string_view id_view, const ApplyOptions& optio
   table_.remove_patch(rec);
   ++stats_.reverts;
   stats_.code_writes += to_original.size();
+  stats_.pad_writes += count_padded(to_original);
   stats_.slot_writes += pointers.size();
   return {};
 }

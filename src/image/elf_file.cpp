@@ -168,4 +168,14 @@ std::optional<std::vector<std::uint8_t>> ElfFile::section(const std::string& wan
   return out;
 }
 
+std::optional<ElfFile::SectionPlace> ElfFile::loaded_section(const std::string& wanted) const {
+  std::optional<SectionPlace> out;
+  impl_->for_each_section([&](Elf_Scn*, const GElf_Shdr& shdr, const char* name) {
+    if (wanted != name) return true;
+    if (shdr.sh_flags & SHF_ALLOC) out = SectionPlace{shdr.sh_addr, shdr.sh_size};
+    return false;
+  });
+  return out;
+}
+
 }  // namespace hotpatch::image

@@ -40,6 +40,13 @@ class ElfFile {
   bool has_symtab() const;
   /// Contents of the named section; nullopt when absent.
   std::optional<std::vector<std::uint8_t>> section(const std::string& name) const;
+  /// Where the named section is loaded (sh_addr, before the module's base is added) and its size;
+  /// nullopt when absent or not part of the loaded image (not SHF_ALLOC).
+  struct SectionPlace {
+    std::uint64_t address = 0;
+    std::uint64_t size = 0;
+  };
+  std::optional<SectionPlace> loaded_section(const std::string& name) const;
 
  private:
   struct Impl;

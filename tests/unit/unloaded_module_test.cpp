@@ -115,6 +115,28 @@ TEST_F(UnloadedModule, PatchFollowsItsLibraryLoadedAgainBeforeDlopenReturns) {
   ASSERT_TRUE(p.close_and_unload());
 }
 
+// The copy loaded again has an entry pad: the follow goes through it (the short jump at the entry),
+// and the revert restores the copy's entry exactly.
+TEST_F(UnloadedModule, PatchFollowsAPaddedLibraryThroughItsPad) {
+  Library p(HP_PLUGIN_PADDED);
+  ASSERT_TRUE(p.open()) << dlerror();
+  const auto pad_writes = hotpatch::engine_stats().pad_writes;
+  ASSERT_TRUE(hotpatch::apply_patch_file(patch_dir + "/plugin_padded_v1.so").has_value());
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(p.close_and_unload());
+    ASSERT_TRUE(p.open()) << dlerror();
+    EXPECT_EQ(p.fn(1), 101) << "round " << round << ": the copy loaded again runs unpatched";
+    EXPECT_EQ(reinterpret_cast<const unsigned char*>(p.fn)[0], 0xEB) << "not redirected through the pad";
+  }
+  EXPECT_GE(hotpatch::engine_stats().pad_writes - pad_writes, 4u);
+  ASSERT_TRUE(hotpatch::revert_patch("plugin-padded").has_value());
+  EXPECT_EQ(p.fn(1), 2);
+  const auto* entry = reinterpret_cast<const unsigned char*>(p.fn);
+  EXPECT_EQ(entry[0], 0x90);
+  EXPECT_EQ(entry[1], 0x90);
+  ASSERT_TRUE(p.close_and_unload());
+}
+
 TEST_F(UnloadedModule, PatchFollowsToAnotherAddressAndItsImportsToo) {
   Library p(HP_PLUGIN);
   Library other(HP_PLUGIN_OTHER);

@@ -658,6 +658,11 @@ Result<std::optional<StackFinding>> probe_stacks(StackProbe probe, std::span<con
   return std::optional<StackFinding>{};
 }
 
+Status prepare_sync_cores() {
+  std::lock_guard lock(g_install_mutex);
+  return install_locked();
+}
+
 Status sync_cores(std::chrono::milliseconds timeout) {
   {
     std::lock_guard lock(g_install_mutex);

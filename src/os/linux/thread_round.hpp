@@ -49,6 +49,10 @@ Result<ThreadCheck> check_threads(std::chrono::milliseconds timeout);
 /// code, as cross-modifying code requires (membarrier SYNC_CORE; a signal round where unsupported).
 Status sync_cores(std::chrono::milliseconds timeout);
 
+/// Sets up what sync_cores needs (membarrier registration, the check signal's handler) once, so
+/// that a setting that cannot work (HOTPATCH_SIGNAL) fails a write before its first byte.
+Status prepare_sync_cores();
+
 /// Stops, for one write window, the threads a signal round cannot make safe: those that block
 /// SIGTRAP (an int3 would kill the process) and running ones that block the check signal. While
 /// held they are left out of rounds. Fails, naming the thread, what it blocks and why it cannot be
