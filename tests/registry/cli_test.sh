@@ -27,6 +27,14 @@ for sub in keygen publish verify list inspect; do
   expect 0 "Usage:" "$hotpatch" "$sub" --help
 done
 expect 2 "A subcommand is required" "$hotpatch"
+expect 0 "hotpatch " "$hotpatch" --version
+# verify and list run in hotpatch-registry, at ../libexec/hotpatch/ from the tool: a tool copied
+# away from it says so instead of failing silently.
+mkdir -p alone/bin
+cp "$hotpatch" alone/bin/hotpatch
+expect 1 "alone/libexec/hotpatch/hotpatch-registry: cannot be run (No such file or directory): \`hotpatch verify\` runs in this program, installed with hotpatch" \
+  alone/bin/hotpatch verify --registry r --pubkey k --name n
+expect 0 "Usage:" alone/bin/hotpatch status --help
 expect 2 "--registry is required" "$hotpatch" publish --key k
 expect 0 "key id" "$hotpatch" keygen
 expect 2 "hotpatch.key: already exists; pass --force to replace it" "$hotpatch" keygen
