@@ -22,3 +22,7 @@ for program in engine symbols_lookup registry; do
 done
 "$bench/hp_bench_report" "$out/summary.json" "$out/engine.json" "$out/symbols_lookup.json" "$out/registry.json" \
   | tee "$out/table.md"
+# The tool and a preloaded target as whole processes (HP_E2E_RUNS runs each, default 30).
+echo "== hp_bench_e2e" >&2
+mapfile -t e2e_args < "$bench/e2e_args.txt"
+"$bench/hp_bench_e2e" "${e2e_args[@]}" "$out/e2e.json" "${HP_E2E_RUNS:-30}" | tee -a "$out/table.md"
