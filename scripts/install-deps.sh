@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libzydis-dev libelf-dev libunwind-dev
   libcurl4-openssl-dev libsodium-dev nlohmann-json3-dev
-  libcli11-dev libfmt-dev libspdlog-dev
+  libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   minisign nginx-light doxygen

@@ -63,7 +63,8 @@ std::uint64_t permitted_capabilities() {
   return std::uint64_t{data[0].permitted} | (std::uint64_t{data[1].permitted} << 32);
 }
 
-std::string hex(std::uint64_t v) {
+// A capability set as /proc/PID/status shows it.
+std::string capability_mask(std::uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
   return buf;
@@ -105,7 +106,7 @@ Status may_control(const PeerCredentials& peer, const ProcessCredentials& self) 
   }
   if (!self.dumpable) return refused("this process changed its credentials (not dumpable): only root may control it");
   if (self.permitted_caps != 0) {
-    return refused("this process holds capabilities (CapPrm " + hex(self.permitted_caps) +
+    return refused("this process holds capabilities (CapPrm " + capability_mask(self.permitted_caps) +
                    "): only root may control it");
   }
   if (!self.threads_agree) {

@@ -2,6 +2,8 @@
 // the send/receive calls that carry one descriptor (a patch file) next to the bytes.
 #pragma once
 
+#include "support/unique_fd.hpp"
+
 #include <hotpatch/error.hpp>
 
 #include <chrono>
@@ -11,25 +13,7 @@
 
 namespace hotpatch::control {
 
-/// Owns one file descriptor; closes it when dropped.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  bool valid() const noexcept { return fd_ >= 0; }
-  int release() noexcept;
-  void reset(int fd = -1) noexcept;
-
- private:
-  int fd_ = -1;
-};
+using Fd = UniqueFd;
 
 struct PeerCredentials {
   pid_t pid = 0;

@@ -1,4 +1,5 @@
 #include "engine/stack_consistency.hpp"
+#include "support/hex.hpp"
 
 #include "os/linux/libc_loader.hpp"
 #include "os/linux/task_status.hpp"
@@ -75,12 +76,6 @@ int probe_own_stack(const void* interrupted, std::uintptr_t* pc) {
     if (g_unwinder.step(&cursor) <= 0) return -1;
   }
   return -1;
-}
-
-std::string hex(std::uintptr_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(v));
-  return buf;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // outside the object, the patch is refused here first. Anything a normal `-fPIC` shared object built
 // by gcc and GNU ld does not use is refused rather than understood.
 #include "image/loadable_elf.hpp"
+#include "support/hex.hpp"
 
 #include <elf.h>
 
@@ -22,11 +23,6 @@ constexpr std::uint64_t kMaxSpan = 1ull << 32;  // address space one patch may r
 constexpr std::size_t kMaxPhnum = 64;
 constexpr std::size_t kMaxVersionRecords = 4096;
 
-std::string hex(std::uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 std::string dec(std::uint64_t v) { return std::to_string(v); }
 
 bool fits(std::uint64_t at, std::uint64_t size, std::uint64_t begin, std::uint64_t length) {

@@ -1,4 +1,5 @@
 #include "image/symbol_index.hpp"
+#include "support/hex.hpp"
 
 #include "image/elf_file.hpp"
 
@@ -32,12 +33,6 @@ struct Cache {
 Cache& cache() {
   static Cache c;
   return c;
-}
-
-std::string hex(std::uintptr_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%#lx", static_cast<unsigned long>(v));
-  return buf;
 }
 
 Result<std::shared_ptr<ModuleSymbols>> load(const LoadedModule& module) {

@@ -1,6 +1,7 @@
 #include "registry/cache_dir.hpp"
 
 #include "registry/cache_entry.hpp"
+#include "support/unique_fd.hpp"
 
 #include <cerrno>
 #include <cstdint>
@@ -36,49 +37,35 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   std::string dir = parent_of(path);
   std::string tmp = path + ".tmp.XXXXXX";
-  Fd f;
-  f.fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (f.fd < 0) return sys_error(path, "cannot create temporary file");
+  UniqueFd f(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (f.get() < 0) return sys_error(path, "cannot create temporary file");
   auto fail = [&](const char* what) {
     Error e = sys_error(path, what);
     ::unlink(tmp.c_str());
     return e;
   };
-  if (::fchmod(f.fd, mode) != 0) return fail("cannot set mode");
-  if (const char* failed = write_and_sync(f.fd, data)) return fail(failed);
-  if (::close(f.fd) != 0) {
-    f.fd = -1;
-    return fail("cannot close");
-  }
-  f.fd = -1;
+  if (::fchmod(f.get(), mode) != 0) return fail("cannot set mode");
+  if (const char* failed = write_and_sync(f.get(), data)) return fail(failed);
+  if (::close(f.release()) != 0) return fail("cannot close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into place");
   // The rename is durable only once the directory entry is on disk.
-  Fd d;
-  d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (d.fd >= 0) ::fsync(d.fd);
+  UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d.get() >= 0) ::fsync(d.get());
   return {};
 }
 
 Result<std::string> read_file(const std::string& path, std::size_t max_bytes) {
-  Fd f;
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd < 0) return sys_error(path, "cannot open");
+  UniqueFd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.get() < 0) return sys_error(path, "cannot open");
   std::string out;
   char buf[16384];
   for (;;) {
-    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    ssize_t n = ::read(f.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error(path, "cannot read");
     if (n == 0) break;
@@ -214,9 +201,8 @@ Result<std::optional<std::string>> CacheDir::read(std::string_view name_view, st
     return sys_error(file(name), "cannot stat cache entry");
   }
   if (auto why = untrusted_entry_reason(st, euid)) return refuse(name, st, *why);
-  Fd f;
-  f.fd = ::openat(fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (f.fd < 0) {
+  UniqueFd f(::openat(fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (f.get() < 0) {
     if (errno == ENOENT) return Found{};
     if (errno == ELOOP) {
       st.st_mode = S_IFLNK;
@@ -225,7 +211,7 @@ Result<std::optional<std::string>> CacheDir::read(std::string_view name_view, st
     return sys_error(file(name), "cannot open cache entry");
   }
   // The entry may have been replaced between the check above and the open: judge what was opened.
-  if (::fstat(f.fd, &st) != 0) return sys_error(file(name), "cannot stat cache entry");
+  if (::fstat(f.get(), &st) != 0) return sys_error(file(name), "cannot stat cache entry");
   if (auto why = untrusted_entry_reason(st, euid)) return refuse(name, st, *why);
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
     return make_error(ErrorCode::too_large, file(name), "is larger than " + std::to_string(max_bytes) + " bytes");
@@ -234,7 +220,7 @@ Result<std::optional<std::string>> CacheDir::read(std::string_view name_view, st
   out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[16384];
   for (;;) {
-    ssize_t n = ::read(f.fd, buf, sizeof buf);
+    ssize_t n = ::read(f.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return sys_error(file(name), "cannot read");
     if (n == 0) break;
@@ -249,18 +235,17 @@ Result<std::optional<std::string>> CacheDir::read(std::string_view name_view, st
 Status CacheDir::write(std::string_view name_view, std::string_view data) const {
   const std::string name(name_view);
   HOTPATCH_LET(tmp, temporary_name());
-  Fd f;
-  f.fd = ::openat(fd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (f.fd < 0) return sys_error(file(name), "cannot create temporary file");
+  UniqueFd f(::openat(fd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (f.get() < 0) return sys_error(file(name), "cannot create temporary file");
   auto fail = [&](const char* what) {
     Error e = sys_error(file(name), what);
     ::unlinkat(fd_, tmp.c_str(), 0);
     return e;
   };
   // The umask may have taken bits away, never added any; set the exact mode.
-  if (::fchmod(f.fd, 0600) != 0) return fail("cannot set mode");
-  if (const char* failed = write_and_sync(f.fd, data)) return fail(failed);
-  if (::close(std::exchange(f.fd, -1)) != 0) return fail("cannot close");
+  if (::fchmod(f.get(), 0600) != 0) return fail("cannot set mode");
+  if (const char* failed = write_and_sync(f.get(), data)) return fail(failed);
+  if (::close(f.release()) != 0) return fail("cannot close");
   if (::renameat(fd_, tmp.c_str(), fd_, name.c_str()) != 0) return fail("cannot rename into place");
   // The rename is durable only once the directory entry is on disk.
   ::fsync(fd_);

@@ -1,4 +1,5 @@
 #include "arch/x86_64/instruction_scan.hpp"
+#include "support/hex.hpp"
 
 #include "arch/x86_64/jump_encoding.hpp"
 
@@ -9,12 +10,6 @@
 
 namespace hotpatch::arch {
 namespace {
-
-std::string hex(std::uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 struct Decoder {
   ZydisDecoder decoder;

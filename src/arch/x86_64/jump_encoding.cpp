@@ -13,10 +13,6 @@ std::optional<std::int32_t> rel32(std::uint64_t next_instruction, std::uint64_t 
 
 }  // namespace
 
-bool reachable_rel32(std::uint64_t from, std::size_t length, std::uint64_t to) {
-  return rel32(from + length, to).has_value();
-}
-
 std::optional<std::array<std::uint8_t, kEntryJumpSize>> encode_jump_rel32(std::uint64_t from,
                                                                           std::uint64_t to) {
   auto disp = rel32(from + kEntryJumpSize, to);

@@ -14,9 +14,6 @@ inline constexpr std::size_t kEntryJumpSize = 5;
 inline constexpr std::size_t kSlotThunkSize = 6;
 inline constexpr std::uint8_t kInt3 = 0xCC;
 
-/// True when `to` is reachable from an instruction of `length` bytes at `from` with a rel32.
-bool reachable_rel32(std::uint64_t from, std::size_t length, std::uint64_t to);
-
 /// `jmp rel32` at `from` to `to`; nullopt when out of range.
 std::optional<std::array<std::uint8_t, kEntryJumpSize>> encode_jump_rel32(std::uint64_t from,
                                                                           std::uint64_t to);
