@@ -3,6 +3,9 @@
 #pragma once
 
 #include <hotpatch/error.hpp>
+#include <hotpatch/log.hpp>
+#include <hotpatch/manifest.hpp>
+#include <hotpatch/module.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -14,48 +17,6 @@
 #include <vector>
 
 namespace hotpatch {
-
-/// One function a patch replaces, as declared by HOTPATCH_REPLACE.
-struct ManifestReplacement {
-  std::string target_symbol;       ///< C name, mangled C++ name or demangled C++ signature
-  std::string replacement_symbol;  ///< exported pointer in the patch that holds the new function
-};
-
-/// One target symbol a patch reaches into, as declared by HOTPATCH_IMPORT.
-struct ManifestImport {
-  std::string target_symbol;
-  std::string variable;  ///< the patch's pointer variable the runtime fills in
-};
-
-/// What a patch object says about itself (read from its `.hotpatch` section, without loading it).
-struct PatchManifest {
-  std::string id;
-  std::uint32_t version = 0;
-  std::string about;
-  std::string target_build_id;  ///< lower-case hex GNU build-id of the module it was built for
-  std::string target_module;    ///< file name of that module, for people (the build-id decides)
-  std::vector<ManifestReplacement> replaces;
-  std::vector<ManifestImport> imports;
-  /// HOTPATCH_CONSISTENCY(stack): applied only when no thread has a replaced function on its stack.
-  bool stack_consistency = false;
-};
-
-/// Reads and validates the manifest of a patch file without running any of its code.
-HOTPATCH_API Result<PatchManifest> read_patch_manifest(const std::string& path);
-
-/// Parses the raw bytes of a `.hotpatch` section (exposed for tools and fuzzing).
-HOTPATCH_API Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size);
-
-/// A module (executable or shared object) loaded in this process.
-struct LoadedModule {
-  std::string path;       ///< file it was loaded from ("" resolved to /proc/self/exe for the executable)
-  std::string name;       ///< file name alone
-  std::uintptr_t base = 0;
-  std::string build_id;   ///< lower-case hex, empty when the module has none
-};
-
-/// Every module loaded right now, main executable first.
-HOTPATCH_API std::vector<LoadedModule> loaded_modules();
 
 /// How a function's calls are redirected.
 enum class RedirectMethod { entry_jump, vtable_slot };
@@ -137,11 +98,5 @@ struct EngineStats {
   std::uint64_t pad_writes = 0;  ///< of code_writes, those through a compiler-placed entry pad (no trap, no thread round)
 };
 HOTPATCH_API EngineStats engine_stats();
-
-/// Log sink: receives one line per event (no trailing newline). Default: stderr, unless the
-/// environment sets HOTPATCH_LOG=off. Pass an empty function to silence the runtime.
-enum class LogLevel { debug, info, warning, error };
-using LogSink = std::function<void(LogLevel, std::string_view)>;
-HOTPATCH_API void set_log_sink(LogSink sink);
 
 }  // namespace hotpatch

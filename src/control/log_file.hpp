@@ -2,7 +2,8 @@
 // stderr goes nowhere useful.
 #pragma once
 
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/error.hpp>
+#include <hotpatch/log.hpp>
 
 #include <string>
 

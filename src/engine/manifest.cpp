@@ -1,7 +1,7 @@
 // The `.hotpatch` section: NUL-separated records written by the macros in patch.h (no relocations,
 // so the file is understood before any of its code is loaded).
 #include <hotpatch/patch.h>
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/manifest.hpp>
 
 #include "engine/patch_object.hpp"
 

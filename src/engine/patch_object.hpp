@@ -6,7 +6,7 @@
 
 #include "image/elf_file.hpp"
 
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/manifest.hpp>
 
 #include <map>
 #include <string>

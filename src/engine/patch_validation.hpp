@@ -4,7 +4,7 @@
 
 #include "image/loadable_elf.hpp"
 
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/manifest.hpp>
 
 #include <string>
 

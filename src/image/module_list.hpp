@@ -1,7 +1,7 @@
 // Modules loaded in this process (dl_iterate_phdr), with the build-id read from memory.
 #pragma once
 
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/module.hpp>
 
 #include <optional>
 #include <string>

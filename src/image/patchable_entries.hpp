@@ -5,7 +5,7 @@
 // function's alignment padding, which the short jump must never be aimed at.
 #pragma once
 
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/module.hpp>
 
 #include <cstdint>
 

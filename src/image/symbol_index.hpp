@@ -2,7 +2,7 @@
 // (.symtab, so `static` ones too), relocated by the module's load base (PIE / ASLR).
 #pragma once
 
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/module.hpp>
 
 #include <cstdint>
 #include <string>

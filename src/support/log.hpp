@@ -2,7 +2,7 @@
 #pragma once
 
 #include <hotpatch/error.hpp>
-#include <hotpatch/runtime.hpp>
+#include <hotpatch/log.hpp>
 
 #include <string>
 #include <string_view>

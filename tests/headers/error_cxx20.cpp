@@ -1,0 +1,2 @@
+// Compiles with nothing before it: the header includes what it uses.
+#include <hotpatch/error.hpp>

@@ -1,0 +1,3 @@
+/* Compiles as C99 with nothing before it. */
+#include <hotpatch/patch.h>
+#include <hotpatch/version.h>
