@@ -269,7 +269,8 @@ TEST(PadEntryStress, HotCallersNeverTrap) {
     threads.emplace_back([&, t] {
       ready.fetch_add(1);
       long c = 0, w = 0, n = 0;
-      for (int i = t; !stop.load(std::memory_order_relaxed); i += 3) {
+      // i stays small: a hot caller makes billions of calls, and i + 100 must not overflow.
+      for (int i = t; !stop.load(std::memory_order_relaxed); i = (i + 3) % (1 << 24)) {
         const int a = hp_pad_add(i);
         const int b = hp_pad_cet_add(i);
         const int x = hp_pad_xchg(i);
