@@ -163,15 +163,8 @@ TEST_F(EngineTest, SignalBlockingThreadThatCannotBeStoppedRefusesTheApplyBeforeA
       while (!stop.load(std::memory_order_relaxed)) (void)hp_split_entry(1);
     });
     while (!ready) std::this_thread::yield();
-    struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ptrace, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
     int code = 0;
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) code = 10;
+    if (!hptest::deny_syscall(__NR_ptrace, EPERM)) code = 10;
     std::string msg;
     if (code == 0) {
       auto r = hotpatch::apply_patch_file(patch_path("split_entry"));

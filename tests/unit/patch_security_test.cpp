@@ -5,9 +5,6 @@
 #include "targets.h"
 
 #include <elf.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,14 +172,7 @@ TEST_F(PatchSecurityTest, WithoutMemfdOnlyTheCheckedFileContentIsLoaded) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    struct sock_filter filter[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_memfd_create, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(10);
+    if (!hptest::deny_syscall(__NR_memfd_create, ENOSYS)) _exit(10);
     // Bytes whose name is no file holding them: nothing else may be loaded in their place.
     auto modified = original;
     modified[find_c_add_fixed(modified) + 2] = 0x65;

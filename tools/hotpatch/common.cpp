@@ -31,4 +31,13 @@ Result<std::vector<registry::minisign::PublicKey>> load_public_keys(const std::v
   return keys;
 }
 
+int parse_and_run(CLI::App& app, int argc, char** argv, const Subcommand& run) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? exit_ok : exit_usage;
+  }
+  return run ? run() : exit_usage;
+}
+
 }  // namespace hotpatch::cli

@@ -23,6 +23,10 @@ Result<std::vector<registry::minisign::PublicKey>> load_public_keys(const std::v
 
 using Subcommand = std::function<int()>;
 
+/// Parses the command line, then runs the subcommand it chose; a parse error or --help prints what
+/// CLI11 says and gives exit_usage or exit_ok.
+int parse_and_run(CLI::App& app, int argc, char** argv, const Subcommand& run);
+
 void add_keygen(CLI::App& app, Subcommand& run);
 void add_sign(CLI::App& app, Subcommand& run);
 void add_publish(CLI::App& app, Subcommand& run);

@@ -26,11 +26,5 @@ int main(int argc, char** argv) {
   hotpatch::cli::add_apply(app, run);
   hotpatch::cli::add_update(app, run);
   hotpatch::cli::add_revert(app, run);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? hotpatch::cli::exit_ok : hotpatch::cli::exit_usage;
-  }
-  return run ? run() : hotpatch::cli::exit_usage;
+  return hotpatch::cli::parse_and_run(app, argc, argv, run);
 }
