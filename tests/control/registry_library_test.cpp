@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <unistd.h>
 #include <sys/stat.h>
 
 namespace hotpatch::test {
@@ -121,6 +124,44 @@ TEST(RegistryLibrary, ASymbolicLinkInItsPlaceIsNotFollowed) {
   ASSERT_TRUE(output_shows(out, "control not started")) << read_text(out);
   EXPECT_NE(read_text(out).find(planted + ": cannot be opened (Too many levels of symbolic links)"), std::string::npos)
       << read_text(out);
+}
+
+// Each refusal below leaves the process running without control; the log line says what was found.
+std::string refusal_for(const std::function<void(const std::string& planted)>& plant) {
+  TempDir dir;
+  const std::string runtime = runtime_copy_in(dir.path() + "/lib");
+  plant(dir.path() + "/lib/" + registry_file);
+  const std::string out = dir.path() + "/out";
+  Child target({HP_SECURITY_TARGETS "/idle"}, registry_env(dir, runtime), std::nullopt, out);
+  EXPECT_TRUE(output_shows(out, "control not started")) << read_text(out);
+  EXPECT_EQ(target.wait(std::chrono::milliseconds(200)), -1) << "the process must keep running";
+  const std::string text = read_text(out);
+  const auto at = text.find(dir.path() + "/lib/");
+  return at == std::string::npos ? text : text.substr(at + dir.path().size() + 5);
+}
+
+TEST(RegistryLibrary, ADirectoryInItsPlaceIsRefused) {
+  auto text = refusal_for([](const std::string& planted) { fs::create_directory(planted); });
+  EXPECT_NE(text.find(registry_file + ": is not a regular file"), std::string::npos) << text;
+}
+
+TEST(RegistryLibrary, OneOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "planting a file of another user needs root";
+  auto text = refusal_for([](const std::string& planted) {
+    fs::copy_file(fs::path(HP_LIBHOTPATCH).parent_path() / registry_file, planted);
+    ASSERT_EQ(::chmod(planted.c_str(), 0644), 0);
+    ASSERT_EQ(::chown(planted.c_str(), 65534, 65534), 0);
+  });
+  EXPECT_NE(text.find(registry_file + ": belongs to uid 65534, neither root nor this process's user"), std::string::npos)
+      << text;
+}
+
+TEST(RegistryLibrary, OneThatIsNoLibraryIsRefused) {
+  auto text = refusal_for([](const std::string& planted) {
+    std::ofstream(planted) << "not a shared object\n";
+    ASSERT_EQ(::chmod(planted.c_str(), 0644), 0);
+  });
+  EXPECT_NE(text.find(registry_file + ": cannot be loaded: "), std::string::npos) << text;
 }
 
 }  // namespace
