@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace hotpatch::test {
@@ -332,17 +333,29 @@ TEST_F(Trust, ApplyRevertCyclesLeakNoDescriptors) {
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + pid + "/fd")) ++n;
     return n;
   };
-  // The first cycle loads the patch object (its memfd stays open for good): count after it.
+  // The first cycle loads the patch object (its memfd stays open for good): count after it. The
+  // CLI exits when it has the reply, a moment before the target closes its side of the connection,
+  // so a count is taken only once it has settled.
   ASSERT_EQ(hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/answer_v1.so"}).rc, 0);
   ASSERT_EQ(hp({"revert", "--pid", pid, "answer"}).rc, 0);
-  const std::size_t before = fds();
+  auto settled = [&] {
+    std::size_t last = fds();
+    for (int same = 0; same < 5;) {
+      std::this_thread::sleep_for(20ms);
+      const std::size_t now = fds();
+      same = now == last ? same + 1 : 0;
+      last = now;
+    }
+    return last;
+  };
+  const std::size_t before = settled();
   for (int i = 0; i < cycles; ++i) {
     auto a = hp({"apply", "--pid", pid, "--allow-unsigned", patches + "/answer_v1.so"});
     ASSERT_EQ(a.rc, 0) << "cycle " << i << ": " << a.err;
     auto r = hp({"revert", "--pid", pid, "answer"});
     ASSERT_EQ(r.rc, 0) << "cycle " << i << ": " << r.err;
   }
-  EXPECT_EQ(fds(), before);
+  EXPECT_LE(settled(), before);
 }
 
 }  // namespace
