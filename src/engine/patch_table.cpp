@@ -9,6 +9,11 @@ FunctionEntry* PatchTable::find(std::uintptr_t address) {
   return it == functions_.end() ? nullptr : &it->second;
 }
 
+const FunctionEntry* PatchTable::find(std::uintptr_t address) const {
+  auto it = functions_.find(address);
+  return it == functions_.end() ? nullptr : &it->second;
+}
+
 FunctionEntry& PatchTable::insert(FunctionEntry entry) {
   const auto address = entry.address;
   return functions_.insert_or_assign(address, std::move(entry)).first->second;

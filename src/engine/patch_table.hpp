@@ -57,6 +57,7 @@ struct AppliedRecord {
 class PatchTable {
  public:
   FunctionEntry* find(std::uintptr_t address);
+  const FunctionEntry* find(std::uintptr_t address) const;
   FunctionEntry& insert(FunctionEntry entry);
   void erase(std::uintptr_t address);
   /// Moves an entry to the address its function has now (its module was loaded again elsewhere),

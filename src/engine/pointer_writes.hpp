@@ -5,6 +5,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -19,15 +20,22 @@ struct PointerWrite {
 
 inline constexpr int kSlotProt = PROT_READ;  // redirect slots are read-only between switches
 
-/// Stores every pointer; on failure puts back the ones already stored.
-inline Status write_pointers(const std::vector<PointerWrite>& writes) {
-  for (std::size_t i = 0; i < writes.size(); ++i) {
-    if (auto s = os::store_pointer(writes[i].at, writes[i].after, writes[i].prot); !s) {
-      for (std::size_t k = i; k-- > 0;) (void)os::store_pointer(writes[k].at, writes[k].before, writes[k].prot);
-      return s;
-    }
+/// Stores every pointer; on failure puts back the ones already stored. The order among them does
+/// not matter to callers (each pointer is switched atomically on its own), so they go page by page.
+inline Status write_pointers(std::vector<PointerWrite> writes) {
+  std::stable_sort(writes.begin(), writes.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
+  std::vector<os::PointerStore> forward;
+  forward.reserve(writes.size());
+  for (const auto& w : writes) forward.push_back({w.at, w.after, w.prot});
+  std::size_t done = 0;
+  auto s = os::store_pointers(forward, done);
+  if (!s) {
+    std::vector<os::PointerStore> back;
+    for (std::size_t k = 0; k < done; ++k) back.push_back({writes[k].at, writes[k].before, writes[k].prot});
+    std::size_t ignored = 0;
+    (void)os::store_pointers(back, ignored);
   }
-  return {};
+  return s;
 }
 
 }  // namespace hotpatch::engine

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -128,37 +129,59 @@ Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t
   return make_error(ErrorCode::write_denied, hex(address), why);
 }
 
-Status store_pointer(std::uintptr_t address, std::uintptr_t value, int known_prot) {
-  if (address % alignof(std::uintptr_t) != 0)
-    return make_error(ErrorCode::internal, hex(address), "pointer slot is not aligned");
-  std::optional<Mapping> mapping;
-  if (known_prot >= 0) {
-    mapping = Mapping{address, address + 1, known_prot, {}};
-  } else {
-    auto maps = read_memory_map();
-    if (!maps) return maps.error();
-    mapping = mapping_of(*maps, address);
+Status store_pointers(std::span<const PointerStore> stores, std::size_t& done) {
+  done = 0;
+  std::optional<std::vector<Mapping>> maps;
+  for (const auto& st : stores) {
+    if (st.address % alignof(std::uintptr_t) != 0)
+      return make_error(ErrorCode::internal, hex(st.address), "pointer slot is not aligned");
+    if (st.known_prot < 0 && !maps) {
+      auto read = read_memory_map();
+      if (!read) return read.error();
+      maps = std::move(*read);
+    }
   }
-  if (!mapping) return make_error(ErrorCode::internal, hex(address), "pointer slot is not mapped");
-  auto* slot = reinterpret_cast<std::uintptr_t*>(address);
-  if (mapping->prot & PROT_WRITE) {
-    __atomic_store_n(slot, value, __ATOMIC_RELEASE);
-    return {};
+  const std::uintptr_t page_mask = ~(page_size() - 1);
+  while (done < stores.size()) {
+    const PointerStore& first = stores[done];
+    int prot = first.known_prot;
+    if (prot < 0) {
+      auto mapping = mapping_of(*maps, first.address);
+      if (!mapping) return make_error(ErrorCode::internal, hex(first.address), "pointer slot is not mapped");
+      prot = mapping->prot;
+    }
+    // The run of stores into the same page: one protection change serves them all.
+    const std::uintptr_t page = first.address & page_mask;
+    std::size_t end = done + 1;
+    while (end < stores.size() && (stores[end].address & page_mask) == page) ++end;
+    auto store_run = [&] {
+      for (; done < end; ++done)
+        __atomic_store_n(reinterpret_cast<std::uintptr_t*>(stores[done].address), stores[done].value, __ATOMIC_RELEASE);
+    };
+    if (prot & PROT_WRITE) {
+      store_run();
+      continue;
+    }
+    if (prot & PROT_EXEC)
+      return make_error(ErrorCode::not_patchable, hex(first.address),
+                        "pointer slot lies in executable memory; it cannot be switched atomically there");
+    void* p = reinterpret_cast<void*>(page);
+    // Never add PROT_EXEC here: a data page becomes RW for these stores only.
+    if (::mprotect(p, page_size(), (prot & ~PROT_EXEC) | PROT_WRITE) != 0)
+      return make_error(ErrorCode::write_denied, hex(first.address),
+                        std::string("making the pointer's page writable was denied: mprotect: ") + std::strerror(errno));
+    store_run();
+    if (::mprotect(p, page_size(), prot) != 0)
+      return make_error(ErrorCode::internal, hex(first.address),
+                        std::string("restoring the pointer page's protection failed: ") + std::strerror(errno));
   }
-  if (mapping->prot & PROT_EXEC)
-    return make_error(ErrorCode::not_patchable, hex(address),
-                      "pointer slot lies in executable memory; it cannot be switched atomically there");
-  const std::uintptr_t page = address & ~(page_size() - 1);
-  void* p = reinterpret_cast<void*>(page);
-  // Never add PROT_EXEC here: a data page becomes RW for one store.
-  if (::mprotect(p, page_size(), (mapping->prot & ~PROT_EXEC) | PROT_WRITE) != 0)
-    return make_error(ErrorCode::write_denied, hex(address),
-                      std::string("making the pointer's page writable was denied: mprotect: ") + std::strerror(errno));
-  __atomic_store_n(slot, value, __ATOMIC_RELEASE);
-  if (::mprotect(p, page_size(), mapping->prot) != 0)
-    return make_error(ErrorCode::internal, hex(address),
-                      std::string("restoring the pointer page's protection failed: ") + std::strerror(errno));
   return {};
+}
+
+Status store_pointer(std::uintptr_t address, std::uintptr_t value, int known_prot) {
+  const PointerStore one{address, value, known_prot};
+  std::size_t done = 0;
+  return store_pointers(std::span(&one, 1), done);
 }
 
 }  // namespace hotpatch::os

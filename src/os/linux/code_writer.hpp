@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 namespace hotpatch::os {
 
@@ -19,5 +20,16 @@ Status write_code(std::uintptr_t address, const std::uint8_t* bytes, std::size_t
 /// slots): the page is made writable (never executable) just for the store. `known_prot` (PROT_*
 /// bits), when the caller knows them, saves reading /proc/self/maps.
 Status store_pointer(std::uintptr_t address, std::uintptr_t value, int known_prot = -1);
+
+struct PointerStore {
+  std::uintptr_t address = 0;
+  std::uintptr_t value = 0;
+  int known_prot = -1;  ///< PROT_* bits of the page when known, -1 to look them up
+};
+
+/// The same for many pointers, in order; consecutive stores into one page share one protection
+/// change (a thousand version slots cost two mprotect calls per page, not per slot). `done` says
+/// how many were stored, also on failure.
+Status store_pointers(std::span<const PointerStore> stores, std::size_t& done);
 
 }  // namespace hotpatch::os
