@@ -169,22 +169,30 @@ const AppliedRecord& record(PatchTable& table, const PatchImage& image, void* ha
 }  // namespace
 
 Result<AppliedPatch> Engine::apply(const std::string& path, const ApplyOptions& options) {
-  return apply_guarded(path, [&] { return read_patch_image(path); }, options);
+  return apply_guarded(
+      path,
+      [&]() -> Result<std::shared_ptr<const PatchImage>> {
+        HOTPATCH_LET(bytes, read_patch_bytes(path));
+        return images_.get(std::move(bytes), path);
+      },
+      options);
 }
 
 Result<AppliedPatch> Engine::apply(std::vector<std::uint8_t> bytes, const std::string& name,
                                    const ApplyOptions& options) {
-  return apply_guarded(name, [&] { return patch_image_from_bytes(std::move(bytes), name); }, options);
+  return apply_guarded(name, [&] { return images_.get(std::move(bytes), name); }, options);
 }
 
-Result<AppliedPatch> Engine::apply_guarded(const std::string& name, const std::function<Result<PatchImage>()>& read,
+Result<AppliedPatch> Engine::apply_guarded(const std::string& name, const ImageSource& read,
                                            const ApplyOptions& options) {
   std::lock_guard lock(mutex_);
-  auto result = apply_locked(read, options);
+  const auto started = std::chrono::steady_clock::now();
+  auto image = read();
+  Result<AppliedPatch> result = image ? apply_locked(**image, options, started) : Result<AppliedPatch>(image.error());
   // A library unloaded mid-apply (nothing written): planned again, against what is loaded now.
   for (int again = 0; again < 3 && !result && unloaded_during_apply_; ++again) {
     unloaded_during_apply_ = false;
-    result = apply_locked(read, options);
+    result = apply_locked(**image, options, std::chrono::steady_clock::now());
   }
   unloaded_during_apply_ = false;
   update_load_following();
@@ -195,10 +203,8 @@ Result<AppliedPatch> Engine::apply_guarded(const std::string& name, const std::f
   return result;
 }
 
-Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>()>& read_image,
-                                          const ApplyOptions& options) {
-  const auto t_started = std::chrono::steady_clock::now();
-  HOTPATCH_LET(image, read_image());
+Result<AppliedPatch> Engine::apply_locked(const PatchImage& image, const ApplyOptions& options,
+                                          std::chrono::steady_clock::time_point t_started) {
   sync_with_loader_locked();
   const PatchManifest& manifest = image.manifest;
   const std::string who = "patch '" + manifest.id + "' v" + std::to_string(manifest.version);
@@ -208,7 +214,7 @@ Result<AppliedPatch> Engine::apply_locked(const std::function<Result<PatchImage>
   // is let go while the patch is loaded (that takes the loader's lock) and taken again to write.
   auto unloads = os::hold_module_unloads();
   const auto planned_at = image::module_generation();
-  auto module = image::find_module_by_build_id(manifest.target_build_id);
+  auto module = modules_.by_build_id(manifest.target_build_id);
   if (!module)
     return make_error(ErrorCode::wrong_build, who,
                       "built for " + manifest.target_module + " with build-id " + manifest.target_build_id +

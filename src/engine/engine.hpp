@@ -7,7 +7,9 @@
 
 #include <hotpatch/runtime.hpp>
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -31,9 +33,10 @@ class Engine {
   void on_modules_loaded();
 
  private:
-  Result<AppliedPatch> apply_locked(const std::function<Result<PatchImage>()>& read_image, const ApplyOptions& options);
-  Result<AppliedPatch> apply_guarded(const std::string& name, const std::function<Result<PatchImage>()>& read,
-                                     const ApplyOptions& options);
+  using ImageSource = std::function<Result<std::shared_ptr<const PatchImage>>()>;
+  Result<AppliedPatch> apply_locked(const PatchImage& image, const ApplyOptions& options,
+                                    std::chrono::steady_clock::time_point started);
+  Result<AppliedPatch> apply_guarded(const std::string& name, const ImageSource& read, const ApplyOptions& options);
   Status revert_locked(std::string_view id, const ApplyOptions& options);
   // When the loader's counters moved since the last look: marks functions whose module was
   // unloaded (or replaced by another at its address), then re-applies patches to modules of
@@ -48,10 +51,12 @@ class Engine {
   void update_load_following();
 
   image::ModuleGeneration generation_seen_{};
+  image::ModuleSnapshot modules_;  // the loaded modules, walked again only after a load or unload
   bool unloaded_during_apply_ = false;
   std::timed_mutex mutex_;
   PatchTable table_;
   EngineStats stats_;
+  PatchImageCache images_;
   PatchLoader loader_;  // loaded patches stay loaded: a thread may still run them
 };
 

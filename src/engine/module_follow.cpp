@@ -91,7 +91,7 @@ void Engine::follow_reloaded_modules() {
     if (f.unloaded && !f.layers.empty()) waiting[f.build_id].push_back(f.address);
   });
   for (const auto& [build_id, keys] : waiting) {
-    auto module = image::find_module_by_build_id(build_id);
+    auto module = modules_.by_build_id(build_id);
     if (!module) continue;
     if (auto s = follow_into(*module, keys); !s) {
       const std::string why = s.error().what();

@@ -59,12 +59,16 @@ Status step(std::span<EntryRedirect* const> entries, int from, int to, bool last
     return a[0] != b[0] ? 0 : a[1] != b[1] ? 1 : -1;
   };
   std::size_t done = 0;
+  std::size_t written = 0;
   Status result;
   for (; done < entries.size() && result; ++done) {
     const int i = differing(*entries[done]);
-    if (i >= 0) result = os::write_code(entries[done]->site + i, &bytes_of(*entries[done], to)[i], 1);
+    if (i < 0) continue;
+    result = os::write_code(entries[done]->site + i, &bytes_of(*entries[done], to)[i], 1);
     if (!result) break;
+    ++written;
   }
+  if (result && written == 0) return {};  // no byte changed (gcc's entries start as two NOPs): nothing to sync
   if (result) {
     auto s = os::sync_cores(timeout);
     if (s) return {};

@@ -5,6 +5,7 @@
 #include "image/module_list.hpp"
 #include "os/linux/libc_loader.hpp"
 #include "support/content_hash.hpp"
+#include "support/unique_fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -22,32 +23,30 @@ namespace {
 constexpr std::size_t kMaxPatchSize = 256u << 20;
 
 Result<std::vector<std::uint8_t>> read_whole(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(ErrorCode::io, path, std::string("cannot open: ") + std::strerror(errno));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return make_error(ErrorCode::io, path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st{};
-  std::vector<std::uint8_t> bytes;
-  if (::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) > kMaxPatchSize) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0) return make_error(ErrorCode::io, path, std::string("cannot stat: ") + std::strerror(errno));
+  if (static_cast<std::size_t>(st.st_size) > kMaxPatchSize)
     return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
-  }
-  bytes.reserve(static_cast<std::size_t>(st.st_size));
-  std::uint8_t buf[65536];
+  // Read straight into the buffer, sized by fstat and grown if the file grows meanwhile.
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size) + 1);
+  std::size_t have = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (have == bytes.size()) {
+      if (bytes.size() > kMaxPatchSize) return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
+      bytes.resize(std::min(bytes.size() * 2, kMaxPatchSize + 1));
+    }
+    const ssize_t n = ::read(fd.get(), bytes.data() + have, bytes.size() - have);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return make_error(ErrorCode::io, path, std::string("cannot read: ") + std::strerror(err));
-    }
+    if (n < 0) return make_error(ErrorCode::io, path, std::string("cannot read: ") + std::strerror(errno));
     if (n == 0) break;
-    if (bytes.size() + static_cast<std::size_t>(n) > kMaxPatchSize) {
-      ::close(fd);
-      return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
-    }
-    bytes.insert(bytes.end(), buf, buf + n);
+    have += static_cast<std::size_t>(n);
+    // A regular file answers a read short only at its end: no further call needed to see it.
+    if (S_ISREG(st.st_mode) && have < bytes.size()) break;
   }
-  ::close(fd);
+  if (have > kMaxPatchSize) return make_error(ErrorCode::too_large, path, "patch object is larger than 256 MiB");
+  bytes.resize(have);
   return bytes;
 }
 
@@ -82,10 +81,34 @@ Result<PatchManifest> manifest_of(const image::ElfFile& file) {
   return manifest;
 }
 
-Result<PatchImage> read_patch_image(const std::string& path) {
+Result<std::vector<std::uint8_t>> read_patch_bytes(const std::string& path) {
   if (path.empty()) return make_error(ErrorCode::invalid_argument, "patch", "no patch file given");
-  HOTPATCH_LET(bytes, read_whole(path));
+  return read_whole(path);
+}
+
+Result<PatchImage> read_patch_image(const std::string& path) {
+  HOTPATCH_LET(bytes, read_patch_bytes(path));
   return patch_image_from_bytes(std::move(bytes), path);
+}
+
+Result<std::shared_ptr<const PatchImage>> PatchImageCache::get(std::vector<std::uint8_t> bytes, const std::string& name) {
+  for (auto it = recent_.begin(); it != recent_.end(); ++it) {
+    const PatchImage& known = **it;
+    if (known.path == name && known.elf.bytes() == bytes) {
+      auto hit = *it;
+      recent_.erase(it);
+      recent_.push_back(hit);
+      return hit;
+    }
+  }
+  const bool keep = bytes.size() <= kMaxCachedSize;
+  HOTPATCH_LET(image, patch_image_from_bytes(std::move(bytes), name));
+  auto made = std::make_shared<const PatchImage>(std::move(image));
+  if (keep) {
+    if (recent_.size() == kMaxEntries) recent_.erase(recent_.begin());
+    recent_.push_back(made);
+  }
+  return made;
 }
 
 Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const std::string& path) {

@@ -8,8 +8,11 @@
 
 #include <hotpatch/manifest.hpp>
 
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace hotpatch::engine {
 
@@ -27,6 +30,23 @@ Result<PatchImage> read_patch_image(const std::string& path);
 
 /// The same from bytes already in memory; `name` stands for the patch in messages.
 Result<PatchImage> patch_image_from_bytes(std::vector<std::uint8_t> bytes, const std::string& name);
+
+/// The bytes of a patch file (at most 256 MiB), read once.
+Result<std::vector<std::uint8_t>> read_patch_bytes(const std::string& path);
+
+/// Patch images made before, found again by their exact bytes: a patch applied, reverted and
+/// applied again (the operator's daily cycle, or a poller offering the same entry) is parsed,
+/// checked and hashed once. A hit compares every byte, so it is never a different content that
+/// happens to share a size, a name or a hash.
+class PatchImageCache {
+ public:
+  Result<std::shared_ptr<const PatchImage>> get(std::vector<std::uint8_t> bytes, const std::string& name);
+
+ private:
+  static constexpr std::size_t kMaxEntries = 8;
+  static constexpr std::size_t kMaxCachedSize = 32u << 20;  // larger patches are made each time
+  std::vector<std::shared_ptr<const PatchImage>> recent_;    // most recently used last
+};
 
 /// Manifest of an ELF file already opened.
 Result<PatchManifest> manifest_of(const image::ElfFile& file);

@@ -23,6 +23,11 @@ inline constexpr int kSlotProt = PROT_READ;  // redirect slots are read-only bet
 /// Stores every pointer; on failure puts back the ones already stored. The order among them does
 /// not matter to callers (each pointer is switched atomically on its own), so they go page by page.
 inline Status write_pointers(std::vector<PointerWrite> writes) {
+  // A pointer that already holds its new value needs no store (a reverted version applied again
+  // finds its kept slot still pointing at it); a store skipped is also never undone.
+  std::erase_if(writes, [](const PointerWrite& w) {
+    return __atomic_load_n(reinterpret_cast<const std::uintptr_t*>(w.at), __ATOMIC_ACQUIRE) == w.after;
+  });
   std::stable_sort(writes.begin(), writes.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
   std::vector<os::PointerStore> forward;
   forward.reserve(writes.size());

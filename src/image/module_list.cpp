@@ -30,12 +30,17 @@ std::string memory_build_id(const dl_phdr_info* info) {
 
 struct Collect {
   std::vector<LoadedModule> modules;
+  ModuleGeneration generation;  // read in the same walk, under the loader's lock: matches the list
   std::uintptr_t probe = 0;  // when set, stop at the module containing it
   bool found = false;
 };
 
-int collect(dl_phdr_info* info, std::size_t, void* arg) {
+int collect(dl_phdr_info* info, std::size_t size, void* arg) {
   auto* c = static_cast<Collect*>(arg);
+  if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+    c->generation.adds = info->dlpi_adds;
+    c->generation.subs = info->dlpi_subs;
+  }
   if (c->probe != 0) {
     bool inside = false;
     for (int i = 0; i < info->dlpi_phnum && !inside; ++i) {
@@ -64,6 +69,24 @@ std::vector<LoadedModule> list_modules() {
   Collect c;
   dl_iterate_phdr(collect, &c);
   return std::move(c.modules);
+}
+
+const std::vector<LoadedModule>& ModuleSnapshot::current() {
+  if (!valid_ || module_generation() != generation_) {
+    Collect c;
+    dl_iterate_phdr(collect, &c);
+    modules_ = std::move(c.modules);
+    generation_ = c.generation;
+    valid_ = true;
+  }
+  return modules_;
+}
+
+std::optional<LoadedModule> ModuleSnapshot::by_build_id(const std::string& build_id) {
+  if (build_id.empty()) return std::nullopt;
+  for (const auto& m : current())
+    if (m.build_id == build_id) return m;
+  return std::nullopt;
 }
 
 std::optional<LoadedModule> find_module_by_build_id(const std::string& build_id) {

@@ -24,6 +24,19 @@ struct ModuleGeneration {
 };
 ModuleGeneration module_generation();
 
+/// The module list, walked again only when the loader's counters moved since the last look (a
+/// walk reads every module's build-id note). One owner, no lock: the engine, under its own.
+class ModuleSnapshot {
+ public:
+  const std::vector<LoadedModule>& current();
+  std::optional<LoadedModule> by_build_id(const std::string& build_id);
+
+ private:
+  bool valid_ = false;
+  ModuleGeneration generation_;
+  std::vector<LoadedModule> modules_;
+};
+
 /// The loaded module whose mapped segments contain `address`, if any.
 std::optional<LoadedModule> find_module_containing(std::uintptr_t address);
 

@@ -2,9 +2,8 @@
 #include "engine_test_support.hpp"
 #include "targets.h"
 
-#include <fstream>
-
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -109,6 +108,35 @@ TEST_F(EngineTest, RebuiltPatchAtTheSamePathLoadsItsNewCode) {
   ASSERT_TRUE(second.has_value()) << second.error().what();
   EXPECT_EQ(second->manifest.version, 2u);
   EXPECT_EQ(hp_c_add(1), 201);
+  revert_ok("c-add");
+  std::filesystem::remove(path);
+}
+
+// Patch images are reused only for identical bytes: a file rewritten in place, same path and same
+// size, one byte different, is read, checked and hashed as the new content it is.
+TEST_F(EngineTest, PatchRewrittenInPlaceWithTheSameSizeIsNotTakenForTheOneBefore) {
+  const std::string path = ::testing::TempDir() + "/hotpatch-same-size-" + std::to_string(::getpid()) + ".so";
+  std::filesystem::copy_file(patch_path("c_add_v1"), path, std::filesystem::copy_options::overwrite_existing);
+  auto first = hotpatch::apply_patch_file(path);
+  ASSERT_TRUE(first.has_value()) << first.error().what();
+  revert_ok("c-add");
+  auto again = hotpatch::apply_patch_file(path);
+  ASSERT_TRUE(again.has_value()) << again.error().what();
+  EXPECT_EQ(again->sha256, first->sha256);
+  revert_ok("c-add");
+  {
+    // One byte of the compiler's .comment note: the object stays valid, its content differs.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto at = bytes.find("GCC: ");
+    ASSERT_NE(at, std::string::npos);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put('g');
+  }
+  auto rewritten = hotpatch::apply_patch_file(path);
+  ASSERT_TRUE(rewritten.has_value()) << rewritten.error().what();
+  EXPECT_NE(rewritten->sha256, first->sha256);
+  EXPECT_EQ(hp_c_add(1), 101);
   revert_ok("c-add");
   std::filesystem::remove(path);
 }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <mutex>
 #include <optional>
+#include <pthread.h>
 #include <string>
 #include <vector>
 #include <sys/mman.h>
@@ -30,14 +31,20 @@ enum class Method { unknown, proc_mem, mprotect };
 struct WriterState {
   std::mutex mutex;
   int mem_fd = -1;
-  pid_t mem_fd_pid = 0;  // /proc/self/mem names the opener's memory: a forked child must reopen
+  // /proc/self/mem names the opener's memory: a forked child must reopen it. Set in the child by
+  // an atfork handler (getpid on every write would cost a system call each).
+  std::atomic<bool> forked{false};
   Method method = Method::unknown;
   std::string proc_mem_failure;  // why /proc/self/mem is not used, for error messages
 };
 
 WriterState& state() {
-  static WriterState s;
-  return s;
+  static WriterState* s = [] {
+    auto* made = new WriterState;  // never destroyed: patched code may run during exit
+    pthread_atfork(nullptr, nullptr, [] { state().forked.store(true, std::memory_order_relaxed); });
+    return made;
+  }();
+  return *s;
 }
 
 // An unknown value is an error rather than automatic choice: whoever set it meant one method.
@@ -52,12 +59,11 @@ Result<Method> forced_method() {
 
 // Returns an empty string on success, otherwise what went wrong.
 std::string write_proc_mem(WriterState& s, std::uintptr_t address, const std::uint8_t* bytes, std::size_t n) {
-  if (s.mem_fd >= 0 && s.mem_fd_pid != ::getpid()) {
+  if (s.mem_fd >= 0 && s.forked.exchange(false, std::memory_order_relaxed)) {
     ::close(s.mem_fd);
     s.mem_fd = -1;
   }
   if (s.mem_fd < 0) {
-    s.mem_fd_pid = ::getpid();
     s.mem_fd = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
     if (s.mem_fd < 0) return std::string("open(/proc/self/mem): ") + std::strerror(errno);
   }
