@@ -1,6 +1,7 @@
 #include "image/module_list.hpp"
 
 #include "image/elf_file.hpp"
+#include "os/linux/loaded_segments.hpp"
 
 #include <climits>
 #include <cstddef>
@@ -10,12 +11,6 @@
 
 namespace hotpatch::image {
 namespace {
-
-std::string executable_path() {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("/proc/self/exe");
-}
 
 std::string memory_build_id(const dl_phdr_info* info) {
   for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -54,7 +49,7 @@ int collect(dl_phdr_info* info, std::size_t size, void* arg) {
   LoadedModule m;
   const bool main_program = c->modules.empty() && c->probe == 0 && (info->dlpi_name == nullptr || info->dlpi_name[0] == '\0');
   const bool unnamed = info->dlpi_name == nullptr || info->dlpi_name[0] == '\0';
-  m.path = unnamed ? (main_program || c->probe != 0 ? executable_path() : std::string()) : info->dlpi_name;
+  m.path = unnamed ? (main_program || c->probe != 0 ? os::executable_path() : std::string()) : info->dlpi_name;
   const char* slash = std::strrchr(m.path.c_str(), '/');
   m.name = slash != nullptr ? slash + 1 : m.path;
   m.base = info->dlpi_addr;

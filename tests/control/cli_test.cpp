@@ -122,6 +122,26 @@ TEST_F(Cli, AllActsOnEveryProcessAndRevertAllPatches) {
   EXPECT_TRUE(answer_becomes("42"));
 }
 
+// `revert --all ID` reverts the patch wherever it is applied; a process that never had it is passed
+// over, not failed. A patch id applied nowhere is a mistake and says so.
+TEST_F(Cli, RevertAllPassesOverProcessesWithoutThePatch) {
+  Child a = start_target();
+  state_ = dir_.path() + "/state-b";
+  Child b = start_target();
+  const std::string pa = std::to_string(a.pid()), pb = std::to_string(b.pid());
+  ASSERT_EQ(hp({"apply", "--pid", pa, "--allow-unsigned", patches + "/answer_v1.so"}).rc, 0);
+  auto revert = hp({"revert", "--all", "answer"});
+  EXPECT_EQ(revert.rc, 0) << revert.err;
+  EXPECT_NE(revert.out.find("process " + pa + ": reverted answer"), std::string::npos) << revert.out;
+  EXPECT_NE(revert.out.find("process " + pb + ": patch 'answer': is not applied, nothing to do"), std::string::npos)
+      << revert.out;
+  auto nowhere = hp({"revert", "--all", "answer"});
+  EXPECT_EQ(nowhere.rc, 1);
+  EXPECT_NE(nowhere.err.find("hotpatch: patch 'answer': is applied in none of the 2 process(es) [not_applied]"),
+            std::string::npos)
+      << nowhere.err;
+}
+
 TEST_F(Cli, PatchForAnotherBuildIsRefusedAndTheTargetRunsOn) {
   Child target = start_target();
   const std::string pid = std::to_string(target.pid());

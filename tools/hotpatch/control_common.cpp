@@ -147,7 +147,8 @@ Error process_error(pid_t pid, Error error) {
 
 int run_on_targets(const TargetOptions& options, const control::Request& request, int pass_fd,
                    const std::function<void(const Target&, const json&)>& on_ok,
-                   const std::function<int(const json&)>& verdict, const std::string& only_build_id) {
+                   const std::function<int(const json&)>& verdict, const std::string& only_build_id,
+                   const std::function<bool(const Error&)>& nothing_to_do) {
   auto targets = choose_targets(options, options.all_users);
   if (!targets) return report(targets.error());
   if (options.all && targets->empty()) {
@@ -156,6 +157,7 @@ int run_on_targets(const TargetOptions& options, const control::Request& request
     return exit_ok;
   }
   int rc = exit_ok;
+  std::size_t passed_over = 0;
   json all = json::array();
   if (options.all && !only_build_id.empty()) *targets = with_build(options, *targets, only_build_id, rc, all);
 
@@ -171,6 +173,14 @@ int run_on_targets(const TargetOptions& options, const control::Request& request
       } catch (const nlohmann::json::exception& e) {
         answer = make_error(ErrorCode::protocol, "answer", std::string("is malformed: ") + e.what());
       }
+    }
+    // With --all, a process the request does not concern (the patch is not applied there) is
+    // passed over, not failed: other users of the same socket directory run other programs.
+    if (!answer && options.all && nothing_to_do && nothing_to_do(answer.error())) {
+      ++passed_over;
+      if (!options.json) fmt::print("process {}: {}, nothing to do\n", t.pid, printable(answer.error().what()));
+      all.push_back({{"pid", t.pid}, {"ok", true}, {"nothing_to_do", answer.error().what()}});
+      return;
     }
     if (!answer) {
       Error error = process_error(t.pid, answer.error());
@@ -196,6 +206,11 @@ int run_on_targets(const TargetOptions& options, const control::Request& request
   } else {
     // Changes go one process after the other: a rollout can be followed, and stopped, as it goes.
     for (const auto& t : *targets) handle(t, control::call(t.pid, t.socket, request, call));
+  }
+  if (passed_over != 0 && passed_over == targets->size()) {
+    // Concerning no process at all is a mistake worth an exit code (a mistyped patch id).
+    rc = report(make_error(ErrorCode::not_applied, "patch '" + request.patch_id + "'",
+                           "is applied in none of the " + std::to_string(passed_over) + " process(es)"));
   }
   if (options.json) {
     fmt::print("{}\n", options.all || all.empty() ? all.dump(2, ' ', false, json::error_handler_t::replace)

@@ -52,7 +52,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows);
 int run_on_targets(const TargetOptions& options, const control::Request& request, int pass_fd,
                    const std::function<void(const Target&, const nlohmann::ordered_json&)>& on_ok,
                    const std::function<int(const nlohmann::ordered_json&)>& verdict = {},
-                   const std::string& only_build_id = {});
+                   const std::string& only_build_id = {},
+                   const std::function<bool(const Error&)>& nothing_to_do = {});
 
 /// A JSON value as text for a table cell ("-" for empty strings and nulls), safe for a terminal.
 std::string cell(const nlohmann::ordered_json& value);

@@ -21,11 +21,14 @@ int run_revert(const RevertOptions& o) {
   r.op = control::Op::revert;
   r.patch_id = o.patch_id;
   r.all = o.all_patches;
-  return run_on_targets(o.target, r, -1, [](const Target& t, const nlohmann::ordered_json& res) {
-    const auto& ids = items(res, "reverted");
-    if (ids.empty()) fmt::print("process {}: no patch was applied\n", t.pid);
-    for (const auto& id : ids) fmt::print("process {}: reverted {}\n", t.pid, cell(id));
-  });
+  return run_on_targets(
+      o.target, r, -1,
+      [](const Target& t, const nlohmann::ordered_json& res) {
+        const auto& ids = items(res, "reverted");
+        if (ids.empty()) fmt::print("process {}: no patch was applied\n", t.pid);
+        for (const auto& id : ids) fmt::print("process {}: reverted {}\n", t.pid, cell(id));
+      },
+      {}, {}, [](const Error& e) { return e.code == ErrorCode::not_applied; });
 }
 
 }  // namespace

@@ -16,9 +16,7 @@ struct Search {
 
 std::string module_path(const dl_phdr_info* info, bool is_main) {
   if (!is_main && info->dlpi_name != nullptr && *info->dlpi_name != '\0') return info->dlpi_name;
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("the main program");
+  return executable_path();
 }
 
 int visit(dl_phdr_info* info, size_t, void* data) {
@@ -40,6 +38,17 @@ int visit(dl_phdr_info* info, size_t, void* data) {
 }
 
 }  // namespace
+
+const std::string& executable_path() {
+  // Read once: the program cannot change under a running process (only its name on disk can,
+  // and a file found under the old name is checked by build-id wherever it is read).
+  static const std::string path = [] {
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("/proc/self/exe");
+  }();
+  return path;
+}
 
 std::optional<LoadedSegment> segment_containing(std::uintptr_t address) {
   Search s;

@@ -16,6 +16,9 @@ struct LoadedSegment {
   std::string path;  ///< the module's file (/proc/self/exe resolved for the main program)
 };
 
+/// The main program's file, /proc/self/exe resolved (read once per process).
+const std::string& executable_path();
+
 /// The PT_LOAD segment holding `address`, if any module has one.
 std::optional<LoadedSegment> segment_containing(std::uintptr_t address);
 

@@ -1,6 +1,7 @@
 #include "os/linux/thread_round.hpp"
 
 #include "os/linux/loaded_segments.hpp"
+#include "os/linux/signal_context.hpp"
 #include "os/linux/task_status.hpp"
 
 #include "support/log.hpp"
@@ -85,11 +86,10 @@ std::uintptr_t relocated_pc(std::uintptr_t pc) {
 }
 
 void move_out_of_entry(ucontext_t* uc) {
-  auto& rip = uc->uc_mcontext.gregs[REG_RIP];
-  const auto pc = static_cast<std::uintptr_t>(rip);
+  const auto pc = context_pc(*uc);
   const auto to = relocated_pc(pc);
   if (to == pc) return;
-  rip = static_cast<greg_t>(to);
+  set_context_pc(*uc, to);
   g_relocated.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -129,8 +129,7 @@ void scan_frames(std::uintptr_t from, std::uintptr_t to, Read&& words, Found&& f
     ucontext_t uc;
     if (!words(a + 8, &uc, kFramePrefix)) return;
     if (!plausible_frame(a, uc)) continue;
-    found(NestedFrame{a, static_cast<std::uintptr_t>(uc.uc_mcontext.gregs[REG_RIP]),
-                      static_cast<std::uintptr_t>(uc.uc_mcontext.gregs[REG_RSP])});
+    found(NestedFrame{a, context_pc(uc), context_sp(uc)});
   }
 }
 
@@ -144,7 +143,7 @@ __attribute__((no_sanitize("address", "thread"))) bool read_stack(std::uintptr_t
 }
 
 std::uintptr_t rip_slot(const NestedFrame& f) {
-  return f.at + 8 + offsetof(ucontext_t, uc_mcontext) + offsetof(mcontext_t, gregs) + REG_RIP * sizeof(greg_t);
+  return f.at + 8 + kContextPcOffset;
 }
 
 // Readable mappings, published for a round in which a thread may be inside a handler of its own
@@ -176,7 +175,7 @@ const Region* region_of(std::uintptr_t sp) {
 // handlers out of entry bytes, following each frame to the stack it interrupted.
 void move_nested_out_of_entries(const ucontext_t* uc) {
   if (!g_scan_frames.load(std::memory_order_acquire)) return;
-  std::uintptr_t sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  std::uintptr_t sp = context_sp(*uc);
   for (int depth = 0; depth < 8 && sp != 0; ++depth) {
     const Region* in = region_of(sp);
     if (in == nullptr) return;
@@ -290,12 +289,11 @@ void on_check_signal(int, siginfo_t* info, void* context) {
 
 void on_trap(int sig, siginfo_t* info, void* context) {
   auto* uc = static_cast<ucontext_t*>(context);
-  auto& rip = uc->uc_mcontext.gregs[REG_RIP];
-  const auto pc = static_cast<std::uintptr_t>(rip);
+  const auto pc = context_pc(*uc);
   if (info->si_code == SI_KERNEL && pc > 0) {
     const SiteRecord* r = site_at_or_before(g_sites.load(std::memory_order_acquire), pc - 1);
     if (r != nullptr && r->site == pc - 1) {
-      rip = static_cast<greg_t>(r->trampoline);  // the caller runs the old version, whole
+      set_context_pc(*uc, r->trampoline);  // the caller runs the old version, whole
       g_trap_redirects.fetch_add(1, std::memory_order_relaxed);
       return;
     }
