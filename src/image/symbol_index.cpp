@@ -1,6 +1,7 @@
 #include "image/symbol_index.hpp"
 #include "support/hex.hpp"
 
+#include "image/debug_file.hpp"
 #include "image/elf_file.hpp"
 
 #include <cxxabi.h>
@@ -23,6 +24,7 @@ struct ModuleSymbols {
   std::unordered_multimap<std::string, std::size_t> by_demangled;  // built on first need
   bool demangled = false;
   bool from_symtab = false;
+  std::string searched = ".symtab";  // what a failed lookup names as searched
 };
 
 struct Cache {
@@ -49,8 +51,20 @@ Result<std::shared_ptr<ModuleSymbols>> load(const LoadedModule& module) {
                       "file on disk has build-id '" + on_disk + "' but the loaded module has '" + module.build_id +
                           "': it was replaced after loading, so its symbols cannot be trusted");
   auto syms = std::make_shared<ModuleSymbols>();
-  syms->symbols = file.defined_symbols();
-  syms->from_symtab = file.has_symtab();
+  if (file.has_symtab()) {
+    syms->symbols = file.defined_symbols();
+    syms->from_symtab = true;
+  } else if (auto debug = find_debug_file(file, module.path, module.build_id); debug.file) {
+    // A stripped module: its static functions are known only to its separate debug file.
+    syms->symbols = debug.file->defined_symbols();
+    syms->from_symtab = true;
+    syms->searched = "the .symtab of its debug file " + debug.path;
+  } else {
+    syms->symbols = file.defined_symbols();
+    syms->searched = ".dynsym (the file has no .symtab: it is stripped, and no debug file with its build-id was found";
+    for (const auto& r : debug.refused) syms->searched += "; not taken: " + r;
+    syms->searched += ")";
+  }
   for (std::size_t i = 0; i < syms->symbols.size(); ++i) syms->by_name.emplace(syms->symbols[i].name, i);
   c.by_key.emplace(key, syms);
   return syms;
@@ -97,10 +111,9 @@ Result<ResolvedSymbol> resolve_symbol(const LoadedModule& module, const std::str
                          [&](std::size_t a, std::size_t b) { return syms->symbols[a].value == syms->symbols[b].value; }),
              hits.end());
   if (hits.empty()) {
-    std::string where = syms->from_symtab ? ".symtab" : ".dynsym (the file has no .symtab: it is stripped)";
     return make_error(ErrorCode::symbol_not_found, name,
                       std::string(kind == SymbolKind::function ? "no function" : "no symbol") + " of that name in " +
-                          module.name + " (searched " + where + ")");
+                          module.name + " (searched " + syms->searched + ")");
   }
   if (hits.size() > 1) {
     std::string where;
