@@ -123,4 +123,16 @@ TEST_F(StrippedProgram, DebugFileOthersMayWriteIsNotTaken) {
   EXPECT_NE(r.err.find("stripped_target.debug: writable by group or others"), std::string::npos) << r.err;
 }
 
+TEST_F(StrippedProgram, DebugFileOfAnotherUserIsNotTaken) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
+  const std::string program = place(true);
+  const auto debug = dir_ / "bin" / "stripped_target.debug";
+  ASSERT_EQ(::chown(debug.c_str(), 65534, 65534), 0);
+  auto r = run(program, (dir_ / "empty").string());
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("stripped_target.debug: owned by uid 65534, neither root nor this process's user"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
