@@ -6,9 +6,11 @@
 #       PAD_ALL_FUNCTIONS gives every function of the target the entry pad HOTPATCH_PATCHABLE gives
 #       one (-fpatchable-function-entry=7,5): all of them are then patched without a trap.
 #
-#   hotpatch_add_patch(<name> TARGET <program-or-library> VERSION <n> [ID <id>] [ABOUT <text>]
-#                      SOURCES <src>... [OUTPUT_DIRECTORY <dir>])
-#       Builds <name>.so, a patch bound to the build-id of <target> as it is linked now.
+#   hotpatch_add_patch(<name> TARGET <program-or-library> | TARGET_FILE <path>  VERSION <n> [ID <id>]
+#                      [ABOUT <text>] SOURCES <src>... [OUTPUT_DIRECTORY <dir>])
+#       Builds <name>.so, a patch bound to the build-id of <target> as it is linked now, or of the
+#       file at <path> (a program you did not build: /usr/sbin/nginx). Works in C, C++ or mixed
+#       projects.
 include_guard(GLOBAL)
 set(HOTPATCH_CMAKE_HELPERS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
@@ -39,9 +41,24 @@ function(hotpatch_make_patchable target)
 endfunction()
 
 function(hotpatch_add_patch name)
-  cmake_parse_arguments(PARSE_ARGV 1 HP "" "TARGET;VERSION;ID;ABOUT;OUTPUT_DIRECTORY" "SOURCES")
-  if(NOT HP_TARGET OR NOT HP_VERSION OR NOT HP_SOURCES)
-    message(FATAL_ERROR "hotpatch_add_patch(${name}): TARGET, VERSION and SOURCES are required")
+  cmake_parse_arguments(PARSE_ARGV 1 HP "" "TARGET;TARGET_FILE;VERSION;ID;ABOUT;OUTPUT_DIRECTORY" "SOURCES")
+  if((NOT HP_TARGET AND NOT HP_TARGET_FILE) OR NOT HP_VERSION OR NOT HP_SOURCES)
+    message(FATAL_ERROR "hotpatch_add_patch(${name}): TARGET (or TARGET_FILE), VERSION and SOURCES are required")
+  endif()
+  if(HP_TARGET AND HP_TARGET_FILE)
+    message(FATAL_ERROR "hotpatch_add_patch(${name}): give TARGET or TARGET_FILE, not both")
+  endif()
+  if(HP_TARGET_FILE)
+    if(NOT IS_ABSOLUTE "${HP_TARGET_FILE}" OR NOT EXISTS "${HP_TARGET_FILE}")
+      message(FATAL_ERROR "hotpatch_add_patch(${name}): TARGET_FILE '${HP_TARGET_FILE}' is not an existing absolute path")
+    endif()
+    set(module ${HP_TARGET_FILE})
+    set(module_depends ${HP_TARGET_FILE})
+    get_filename_component(module_label ${HP_TARGET_FILE} NAME)
+  else()
+    set(module $<TARGET_FILE:${HP_TARGET}>)
+    set(module_depends ${HP_TARGET})
+    set(module_label ${HP_TARGET})
   endif()
   if(NOT HP_VERSION MATCHES "^[1-9][0-9]*$")
     message(FATAL_ERROR "hotpatch_add_patch(${name}): VERSION must be a positive integer, got '${HP_VERSION}'")
@@ -56,18 +73,27 @@ function(hotpatch_add_patch name)
     set(HP_ABOUT "${HP_ID} version ${HP_VERSION}")
   endif()
 
-  set(generated ${CMAKE_CURRENT_BINARY_DIR}/${name}_hotpatch_target.c)
+  # The record that binds the patch is written in the project's language: a C++-only project does
+  # not compile a .c file, and the patch would be refused for having no record.
+  get_property(languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  if("C" IN_LIST languages)
+    set(generated ${CMAKE_CURRENT_BINARY_DIR}/${name}_hotpatch_target.c)
+  elseif("CXX" IN_LIST languages)
+    set(generated ${CMAKE_CURRENT_BINARY_DIR}/${name}_hotpatch_target.cpp)
+  else()
+    message(FATAL_ERROR "hotpatch_add_patch(${name}): the project enables neither C nor CXX")
+  endif()
   add_custom_command(
     OUTPUT ${generated}
     COMMAND ${CMAKE_COMMAND}
-      -DMODULE=$<TARGET_FILE:${HP_TARGET}>
+      -DMODULE=${module}
       -DOUTPUT=${generated}
       -DPATCH_ID=${HP_ID}
       -DPATCH_VERSION=${HP_VERSION}
       "-DPATCH_ABOUT=${HP_ABOUT}"
       -P ${HOTPATCH_CMAKE_HELPERS_DIR}/HotpatchGenerateTarget.cmake
-    DEPENDS ${HP_TARGET} ${HOTPATCH_CMAKE_HELPERS_DIR}/HotpatchGenerateTarget.cmake
-    COMMENT "Binding patch ${name} to the build-id of ${HP_TARGET}"
+    DEPENDS ${module_depends} ${HOTPATCH_CMAKE_HELPERS_DIR}/HotpatchGenerateTarget.cmake
+    COMMENT "Binding patch ${name} to the build-id of ${module_label}"
     VERBATIM)
 
   add_library(${name} MODULE ${HP_SOURCES} ${generated})

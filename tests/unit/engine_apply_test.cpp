@@ -141,6 +141,14 @@ TEST_F(EngineTest, PatchRewrittenInPlaceWithTheSameSizeIsNotTakenForTheOneBefore
   std::filesystem::remove(path);
 }
 
+// A patch calls what a library of the program exports through a plain `extern` declaration.
+TEST_F(EngineTest, PatchCallsAnExportedLibraryFunctionThroughAPlainDeclaration) {
+  apply_ok("c_add_extern");
+  EXPECT_EQ(hp_c_add(1), 1008);  // hp_lib_value(1) = 8, plus 1000
+  revert_ok("c-add-extern");
+  EXPECT_EQ(hp_c_add(1), 2);
+}
+
 TEST_F(EngineTest, CppFreeMemberAndVirtualFunctions) {
   std::unique_ptr<Greeter> g(hp_make_greeter(2));
   EXPECT_EQ(hp_free_function(3), 30);

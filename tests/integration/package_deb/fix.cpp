@@ -1,0 +1,3 @@
+#include <hotpatch/patch.h>
+extern "C" int other_fixed(void) { return 1; }
+HOTPATCH_REPLACE_C(other_answer, other_fixed);
