@@ -19,6 +19,7 @@
 #include <linux/membarrier.h>
 #include <mutex>
 #include <string>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <pthread.h>
@@ -171,6 +172,47 @@ const Region* region_of(std::uintptr_t sp) {
   return lo < t->count && t->regions[lo].lo <= sp ? &t->regions[lo] : nullptr;
 }
 
+// Where the readable memory from `lo` ends, at most `hi`. The round's table of mappings can be
+// older than the memory it lists: the kernel merges neighbouring anonymous mappings into one line of
+// /proc/self/maps, and a neighbour unmapped or replaced since (a sanitizer's alternate signal stack,
+// a thread's stack and its guard page) leaves the table's region longer than what is readable;
+// reading past it would fault in this handler. Each page is probed with process_vm_readv, which
+// fails (EFAULT) instead of faulting; where a filter refuses that call, mincore, which fails
+// (ENOMEM) for a range with a page unmapped, bounds it instead. The handler saves errno.
+std::size_t g_page = 4096;  // set when the handler is installed; sysconf is not for signal handlers
+
+bool page_readable(pid_t self, std::uintptr_t page, bool& probe_refused) {
+  unsigned char byte = 0;
+  iovec local{&byte, 1};
+  iovec remote{reinterpret_cast<void*>(page), 1};
+  if (::syscall(SYS_process_vm_readv, self, &local, 1, &remote, 1, 0) == 1) return true;
+  probe_refused = errno == ENOSYS || errno == EPERM;
+  return false;
+}
+
+std::uintptr_t mapped_end(std::uintptr_t lo, std::uintptr_t hi) {
+  const std::uintptr_t first = lo & ~(g_page - 1);
+  const pid_t self = static_cast<pid_t>(::syscall(SYS_getpid));
+  bool refused = false;
+  for (std::uintptr_t page = first; page < hi; page += g_page) {
+    if (page_readable(self, page, refused)) continue;
+    if (!refused) return std::max(lo, page);
+    break;
+  }
+  if (!refused) return hi;
+  const std::size_t pages = (hi - first + g_page - 1) / g_page;
+  unsigned char vec[kFrameScan / 4096 + 2];
+  if (pages > sizeof vec) return lo;
+  auto mapped = [&](std::size_t n) { return n == 0 || ::mincore(reinterpret_cast<void*>(first), n * g_page, vec) == 0; };
+  if (mapped(pages)) return hi;
+  std::size_t good = 0, bad = pages;  // mapped(good), !mapped(bad)
+  while (bad - good > 1) {
+    const std::size_t mid = (good + bad) / 2;
+    (mapped(mid) ? good : bad) = mid;
+  }
+  return std::max(lo, std::min<std::uintptr_t>(hi, first + good * g_page));
+}
+
 // In the thread itself (the check signal's handler): moves every interrupted context of its own
 // handlers out of entry bytes, following each frame to the stack it interrupted.
 void move_nested_out_of_entries(const ucontext_t* uc) {
@@ -179,7 +221,7 @@ void move_nested_out_of_entries(const ucontext_t* uc) {
   for (int depth = 0; depth < 8 && sp != 0; ++depth) {
     const Region* in = region_of(sp);
     if (in == nullptr) return;
-    const std::uintptr_t end = std::min(in->hi, sp + kFrameScan);
+    const std::uintptr_t end = mapped_end(sp, std::min(in->hi, sp + kFrameScan));
     std::uintptr_t next = 0;
     scan_frames(sp, end, read_stack,
                 [&](const NestedFrame& f) {
@@ -353,6 +395,7 @@ Status install_locked() {
   g_check_signal = sig;
   struct sigaction installed{};
   if (sigaction(sig, nullptr, &installed) == 0) g_restorer = reinterpret_cast<std::uintptr_t>(installed.sa_restorer);
+  if (const long page = ::sysconf(_SC_PAGESIZE); page > 0) g_page = static_cast<std::size_t>(page);
 
   // HOTPATCH_SYNC=signals takes the path kernels without membarrier SYNC_CORE get (and tests it).
   const char* sync = std::getenv("HOTPATCH_SYNC");
