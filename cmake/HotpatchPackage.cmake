@@ -3,6 +3,8 @@
 # The package installs under /usr; the CMake package and the pkg-config files are found there by
 # find_package(hotpatch) and pkg-config.
 
+file(RELATIVE_PATH HOTPATCH_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" HOTPATCH_PC_TO_PREFIX "${HOTPATCH_PC_TO_PREFIX}")
 foreach(pc hotpatch hotpatch-registry)
   configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/${pc}.pc @ONLY)
   install(FILES ${PROJECT_BINARY_DIR}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

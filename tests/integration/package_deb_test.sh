@@ -34,8 +34,10 @@ out=$(env -u LD_LIBRARY_PATH "$root/usr/bin/hotpatch" --version) || fail "the pa
 # The registry library finds the runtime beside it, under any prefix.
 ldd "$root/usr/lib/libhotpatch-registry.so.0" | grep -q "libhotpatch.so.0 => $root/usr/lib/" ||
   fail "libhotpatch-registry does not find libhotpatch beside it: $(ldd "$root/usr/lib/libhotpatch-registry.so.0")"
-pc=$(PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" pkg-config --define-prefix --cflags --libs hotpatch)
-[[ "$pc" == *"-I$root/usr/include"* && "$pc" == *"-lhotpatch"* ]] || fail "pkg-config says '$pc'"
+# The .pc files name their prefix relative to themselves: right under /usr as under a scratch root.
+pc=$(PKG_CONFIG_PATH="$root/usr/lib/pkgconfig" pkg-config --cflags --libs hotpatch)
+[[ "$pc" == *"-I$root/usr/lib/pkgconfig/../../include"* && "$pc" == *"-L$root/usr/lib/pkgconfig/../../lib"* &&
+   "$pc" == *"-lhotpatch"* ]] || fail "pkg-config says '$pc'"
 
 cmake -S "$source_dir/tests/integration/package_deb" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$root/usr" \
   -DOTHER_PROGRAM="$other_program" >"$work/consumer.log" 2>&1 || { cat "$work/consumer.log"; fail "configure"; }
