@@ -101,12 +101,16 @@ Result<std::shared_ptr<const PatchImage>> PatchImageCache::get(std::vector<std::
       return hit;
     }
   }
-  const bool keep = bytes.size() <= kMaxCachedSize;
+  const std::size_t size = bytes.size();
   HOTPATCH_LET(image, patch_image_from_bytes(std::move(bytes), name));
   auto made = std::make_shared<const PatchImage>(std::move(image));
-  if (keep) {
-    if (recent_.size() == kMaxEntries) recent_.erase(recent_.begin());
+  if (size <= kMaxCachedBytes) {
+    while (!recent_.empty() && (recent_.size() == kMaxEntries || cached_bytes_ + size > kMaxCachedBytes)) {
+      cached_bytes_ -= recent_.front()->elf.bytes().size();
+      recent_.erase(recent_.begin());
+    }
     recent_.push_back(made);
+    cached_bytes_ += size;
   }
   return made;
 }

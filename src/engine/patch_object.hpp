@@ -43,9 +43,12 @@ class PatchImageCache {
   Result<std::shared_ptr<const PatchImage>> get(std::vector<std::uint8_t> bytes, const std::string& name);
 
  private:
+  // A copy of each kept image's bytes lives in the patched process: its total is bounded, so a
+  // few large patches do not stay resident for good (a typical patch is 17 KB to 0.5 MB).
   static constexpr std::size_t kMaxEntries = 8;
-  static constexpr std::size_t kMaxCachedSize = 32u << 20;  // larger patches are made each time
+  static constexpr std::size_t kMaxCachedBytes = 16u << 20;  // larger patches are made each time
   std::vector<std::shared_ptr<const PatchImage>> recent_;    // most recently used last
+  std::size_t cached_bytes_ = 0;
 };
 
 /// Manifest of an ELF file already opened.

@@ -123,6 +123,24 @@ TEST_F(StrippedProgram, DebugFileOthersMayWriteIsNotTaken) {
   EXPECT_NE(r.err.find("stripped_target.debug: writable by group or others"), std::string::npos) << r.err;
 }
 
+TEST_F(StrippedProgram, DirectoryInTheDebugFilesPlaceIsNotTaken) {
+  const std::string program = place(false);
+  fs::create_directories(dir_ / "bin" / "stripped_target.debug");
+  auto r = run(program, (dir_ / "empty").string());
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("stripped_target.debug: not a regular file"), std::string::npos) << r.err;
+}
+
+// The stripped program itself, under the debug file's name: the build-id matches, the symbols
+// are not there.
+TEST_F(StrippedProgram, FileOfTheRightBuildWithoutSymbolsIsNotTaken) {
+  const std::string program = place(false);
+  fs::copy_file(program, dir_ / "bin" / "stripped_target.debug");
+  auto r = run(program, (dir_ / "empty").string());
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("stripped_target.debug: has no .symtab"), std::string::npos) << r.err;
+}
+
 TEST_F(StrippedProgram, DebugFileOfAnotherUserIsNotTaken) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the file to another user";
   const std::string program = place(true);

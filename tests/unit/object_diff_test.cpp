@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -74,6 +78,12 @@ TEST(ObjectDiff, WhatIsNotARelocatableObjectIsRefusedByName) {
   auto d = hotpatch::make_patch::diff_objects(HP_DIFF_same_original, "/proc/self/exe");
   ASSERT_FALSE(d.has_value());
   EXPECT_EQ(d.error().what(), "/proc/self/exe: not an x86-64 relocatable object (.o)");
+  const std::string text = ::testing::TempDir() + "/not-elf-" + std::to_string(::getpid()) + ".o";
+  { std::ofstream(text) << "int x;\n"; }
+  auto not_elf = hotpatch::make_patch::diff_objects(text, HP_DIFF_same_patched);
+  std::remove(text.c_str());
+  ASSERT_FALSE(not_elf.has_value());
+  EXPECT_EQ(not_elf.error().what(), text + ": not a 64-bit ELF object");
   auto missing = hotpatch::make_patch::diff_objects("/nonexistent.o", HP_DIFF_same_patched);
   ASSERT_FALSE(missing.has_value());
   EXPECT_EQ(missing.error().what(), "/nonexistent.o: cannot open: No such file or directory");
