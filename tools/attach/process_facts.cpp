@@ -175,7 +175,8 @@ Result<std::uintptr_t> loader_base(pid_t pid) {
 }
 
 Result<uid_t> proc_dir_owner(pid_t pid) {
-  const std::string path = "/proc/" + std::to_string(pid);
+  // The directory keeps the process's user; the files in it turn to root.
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return gone_or_unreadable(path, errno);
   return st.st_uid;

@@ -54,7 +54,7 @@ Result<ThreadActivity> read_activity(pid_t pid, pid_t tid);
 /// AT_BASE from /proc/P/auxv: where the dynamic loader was mapped; 0 for a static program.
 Result<std::uintptr_t> loader_base(pid_t pid);
 
-/// The owner of /proc/P: root instead of the process's user when the process is not dumpable
+/// The owner of the files in /proc/P: root instead of the process's user when the process is not dumpable
 /// (prctl PR_SET_DUMPABLE 0, or a set-uid start), which is what keeps non-root tracers out.
 Result<uid_t> proc_dir_owner(pid_t pid);
 

@@ -1,0 +1,136 @@
+/* A program started without hotpatch, for hotpatch attach to borrow a thread of. Its main thread
+ * waits in the way MODE names and, for each line on stdin, prints "answer N" (answer() is what a
+ * patch replaces). Every wait is checked: a surprise EINTR, a changed errno or a changed signal
+ * mask is printed and ends the program with a code of its own, so a test sees the borrowing.
+ *   attach_target epoll|read|poll|nanosleep|spin [block-all]
+ * nanosleep: one 2 s sleep first, then "slept MS", then it reads lines as `read` does.
+ * block-all: every thread blocks every signal, and a second thread waits in epoll_wait for ever. */
+#include <hotpatch/patch.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+HOTPATCH_PATCHABLE int answer(void) { return 42; }
+
+static sigset_t expected_mask;
+
+static void say(const char* text) {
+  size_t n = strlen(text);
+  if (write(1, text, n) != (ssize_t)n) _exit(6);
+}
+
+static void check(const char* what, long rc) {
+  char buf[128];
+  if (rc < 0 && errno == EINTR) {
+    snprintf(buf, sizeof buf, "EINTR from %s\n", what);
+    say(buf);
+    _exit(3);
+  }
+  if (rc < 0) {
+    snprintf(buf, sizeof buf, "%s failed: %s\n", what, strerror(errno));
+    say(buf);
+    _exit(7);
+  }
+  if (errno != 77) {
+    snprintf(buf, sizeof buf, "errno changed to %d in %s\n", errno, what);
+    say(buf);
+    _exit(4);
+  }
+  sigset_t now;
+  pthread_sigmask(SIG_SETMASK, NULL, &now);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sigismember(&now, sig) != sigismember(&expected_mask, sig)) {
+      snprintf(buf, sizeof buf, "signal mask changed (signal %d) in %s\n", sig, what);
+      say(buf);
+      _exit(5);
+    }
+  }
+}
+
+static void* idle_waiter(void* arg) {
+  (void)arg;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev;
+  for (;;) epoll_wait(ep, &ev, 1, -1);
+  return NULL;
+}
+
+/* One line from stdin (the wait already happened); 0 at end of input. */
+static int take_line(void) {
+  char c;
+  for (;;) {
+    ssize_t n = read(0, &c, 1);
+    if (n <= 0) return 0;
+    if (c == '\n') return 1;
+  }
+}
+
+static void reply(void) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "answer %d\n", answer());
+  say(buf);
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "read";
+  if (argc > 2 && strcmp(argv[2], "block-all") == 0) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, idle_waiter, NULL);
+  }
+  pthread_sigmask(SIG_SETMASK, NULL, &expected_mask);
+  say("ready\n");
+  if (strcmp(mode, "spin") == 0) {
+    for (volatile unsigned long i = 0;; ++i) {
+    }
+  }
+  if (strcmp(mode, "nanosleep") == 0) {
+    struct timespec start, end, two = {2, 0};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    errno = 77;
+    const int rc = clock_nanosleep(CLOCK_MONOTONIC, 0, &two, NULL); /* returns the error, errno untouched */
+    if (rc != 0) errno = rc;
+    check("clock_nanosleep", rc != 0 ? -1 : 0);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    char buf[64];
+    snprintf(buf, sizeof buf, "slept %ld\n", (long)((end.tv_sec - start.tv_sec) * 1000 + (end.tv_nsec - start.tv_nsec) / 1000000));
+    say(buf);
+    mode = "read";
+  }
+  int ep = -1;
+  if (strcmp(mode, "epoll") == 0) {
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = 0};
+    epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+  }
+  for (;;) {
+    errno = 77;
+    if (ep >= 0) {
+      struct epoll_event ev;
+      check("epoll_wait", epoll_wait(ep, &ev, 1, -1));
+    } else if (strcmp(mode, "poll") == 0) {
+      struct pollfd p = {.fd = 0, .events = POLLIN};
+      check("poll", poll(&p, 1, -1));
+    } else {
+      char c;
+      ssize_t n = read(0, &c, 1);
+      check("read", n);
+      if (n == 0) return 0;
+      if (c != '\n' && !take_line()) return 0;
+      reply();
+      continue;
+    }
+    if (!take_line()) return 0;
+    reply();
+  }
+}
