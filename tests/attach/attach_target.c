@@ -2,9 +2,11 @@
  * waits in the way MODE names and, for each line on stdin, prints "answer N" (answer() is what a
  * patch replaces). Every wait is checked: a surprise EINTR, a changed errno or a changed signal
  * mask is printed and ends the program with a code of its own, so a test sees the borrowing.
- *   attach_target epoll|read|poll|nanosleep|spin [block-all]
+ *   attach_target epoll|read|poll|nanosleep|spin [block-all] [deny-wx]
  * nanosleep: one 2 s sleep first, then "slept MS", then it reads lines as `read` does.
- * block-all: every thread blocks every signal, and a second thread waits in epoll_wait for ever. */
+ * block-all: every thread blocks every signal, and a second thread waits in epoll_wait for ever.
+ * deny-wx: a seccomp filter refuses mprotect(PROT_EXEC) with EACCES, as systemd's
+ *          MemoryDenyWriteExecute= does. */
 #include <hotpatch/patch.h>
 
 #include <errno.h>
@@ -14,7 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +63,19 @@ static void check(const char* what, long rc) {
   }
 }
 
+static void deny_write_execute(void) {
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mprotect, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, PROT_EXEC, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(8);
+}
+
 static void* idle_waiter(void* arg) {
   (void)arg;
   int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -81,7 +102,11 @@ static void reply(void) {
 
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "read";
-  if (argc > 2 && strcmp(argv[2], "block-all") == 0) {
+  for (int i = 2; i < argc; ++i) {
+    if (strcmp(argv[i], "deny-wx") == 0) deny_write_execute();
+  }
+  for (int i = 2; i < argc; ++i) {
+    if (strcmp(argv[i], "block-all") != 0) continue;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);

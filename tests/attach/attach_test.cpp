@@ -214,6 +214,24 @@ TEST_P(AttachResumes, TheWaitAsIfNothingHappened) {
 
 INSTANTIATE_TEST_SUITE_P(Waits, AttachResumes, ::testing::Values("epoll", "read", "poll", "nanosleep"));
 
+// systemd's MemoryDenyWriteExecute=: the loader's page cannot become code, so the borrowed thread
+// loads the runtime itself (dlopen maps files, which the policy allows) and keeps its errno; an
+// apply then needs executable trampolines and is refused with the policy named.
+TEST(Attach, UnderAWriteExecutePolicyLoadsOnTheBorrowedThread) {
+  Target t({HP_TARGET, "read", "deny-wx"});
+  ASSERT_EQ(t.line(), "ready");
+  std::this_thread::sleep_for(100ms);
+  auto r = attach_runtime(t.pid(), unsigned_options());
+  ASSERT_TRUE(r) << r.error().what();
+  EXPECT_FALSE(r->loader_thread);
+  EXPECT_EQ(anonymous_code_mappings(t.pid()), 0);
+  EXPECT_EQ(t.ask(), "answer 42");  // no EINTR, errno and mask as they were (the target checks)
+  auto applied = run(std::string(HP_CLI) + " apply --pid " + std::to_string(t.pid()) + " --allow-unsigned " + HP_PATCH);
+  EXPECT_EQ(applied.status, 1) << applied.output;
+  EXPECT_NE(applied.output.find("MemoryDenyWriteExecute="), std::string::npos) << applied.output;
+  EXPECT_EQ(t.ask(), "answer 42");
+}
+
 TEST(Attach, RefusesWhenAlreadyEnabled) {
   Target t({HP_TARGET, "epoll"});
   ASSERT_EQ(t.line(), "ready");

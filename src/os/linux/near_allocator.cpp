@@ -66,7 +66,9 @@ void unmap(std::uintptr_t address, std::size_t size) { ::munmap(reinterpret_cast
 Status protect_code(std::uintptr_t address, std::size_t size) {
   if (::mprotect(reinterpret_cast<void*>(address), size, PROT_READ | PROT_EXEC) != 0)
     return make_error(ErrorCode::write_denied, hex(address),
-                      std::string("making trampoline memory executable was denied: mprotect: ") + std::strerror(errno));
+                      std::string("making trampoline memory executable was denied: mprotect: ") + std::strerror(errno) +
+                          " (a W^X policy forbids new executable memory in this process: systemd's "
+                          "MemoryDenyWriteExecute=, SELinux's execmem, or a seccomp filter)");
   return {};
 }
 
