@@ -221,7 +221,15 @@ TEST(Attach, UnderAWriteExecutePolicyLoadsOnTheBorrowedThread) {
   Target t({HP_TARGET, "read", "deny-wx"});
   ASSERT_EQ(t.line(), "ready");
   std::this_thread::sleep_for(100ms);
-  auto r = attach_runtime(t.pid(), unsigned_options());
+  const std::string refused = attach_error(t.pid());
+  EXPECT_NE(refused.find("runs under a seccomp filter (systemd's SystemCallFilter= or MemoryDenyWriteExecute=, a "
+                         "sandbox): a filter that kills on a refused call would kill it"),
+            std::string::npos)
+      << refused;
+  EXPECT_NE(refused.find("give --allow-seccomp"), std::string::npos) << refused;
+  AttachOptions o = unsigned_options();
+  o.allow_seccomp = true;
+  auto r = attach_runtime(t.pid(), o);
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_FALSE(r->loader_thread);
   EXPECT_EQ(anonymous_code_mappings(t.pid()), 0);

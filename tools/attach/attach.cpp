@@ -383,6 +383,17 @@ Result<AttachReport> attach_runtime(pid_t pid, const AttachOptions& options) {
                   "runs in another mount namespace or root directory (a container or chroot): a path chosen here "
                   "names another file there; run hotpatch attach inside it");
   }
+  if (st.seccomp == 1) {
+    return refuse(pid, ErrorCode::invalid_argument,
+                  "runs in seccomp strict mode: any system call beyond read, write and exit kills it");
+  }
+  if (st.seccomp == 2 && !options.allow_seccomp) {
+    return refuse(pid, ErrorCode::permission,
+                  "runs under a seccomp filter (systemd's SystemCallFilter= or MemoryDenyWriteExecute=, a sandbox): "
+                  "a filter that kills on a refused call would kill it the first time the runtime makes one "
+                  "(ptrace, process_vm_readv and mprotect(PROT_EXEC) are the usual ones); check the filter, then "
+                  "give --allow-seccomp");
+  }
   HOTPATCH_LET(loader, loader_base(pid));
   if (loader == 0) {
     return refuse(pid, ErrorCode::invalid_argument,

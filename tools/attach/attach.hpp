@@ -19,6 +19,10 @@ struct AttachOptions {
   bool allow_unsigned = false;
   std::string log_file;                   ///< the runtime's log goes here when set (absolute)
   std::chrono::milliseconds wait{5000};   ///< how long to wait for a thread to reach a safe point
+  /// Attach even though the process runs under a seccomp filter: the operator has checked that
+  /// the filter allows what the runtime does (a filter that kills on a refused call would
+  /// otherwise kill the service the first time the runtime makes one).
+  bool allow_seccomp = false;
 };
 
 struct AttachReport {

@@ -15,6 +15,7 @@ struct AttachCommand {
   pid_t pid = 0;
   std::vector<std::string> trusted_keys;
   bool allow_unsigned = false;
+  bool allow_seccomp = false;
   std::string runtime;
   std::string log_file;
   int wait_ms = 5000;
@@ -45,6 +46,7 @@ int run_attach(const AttachCommand& c) {
   attach::AttachOptions o;
   o.runtime = c.runtime.empty() ? attach::default_runtime_path() : c.runtime;
   o.allow_unsigned = c.allow_unsigned;
+  o.allow_seccomp = c.allow_seccomp;
   o.log_file = c.log_file;
   o.wait = std::chrono::milliseconds(c.wait_ms);
   auto keys = key_lines(c.trusted_keys);
@@ -81,6 +83,8 @@ void add_attach(CLI::App& app, Subcommand& run) {
   cmd->add_option("--trusted-key", c->trusted_keys,
                   "A minisign public key (.pub file or key line) whose signed patches the process accepts; repeatable");
   cmd->add_flag("--allow-unsigned", c->allow_unsigned, "Accept patches without a signature (development only)");
+  cmd->add_flag("--allow-seccomp", c->allow_seccomp,
+                "Attach to a process under a seccomp filter, once you have checked it allows the runtime's calls");
   cmd->add_option("--runtime", c->runtime, "The libhotpatch.so to load (default: the one installed beside this tool)");
   cmd->add_option("--log-file", c->log_file, "Append the runtime's log lines to this file (absolute path)");
   cmd->add_option("--wait-ms", c->wait_ms, "How long to wait for a thread to reach a safe point")
