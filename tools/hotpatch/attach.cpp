@@ -5,6 +5,7 @@
 #include "attach/attach.hpp"
 #include "control/discovery.hpp"
 
+#include <filesystem>
 #include <fmt/core.h>
 #include <sys/stat.h>
 
@@ -45,6 +46,7 @@ Result<std::vector<std::string>> key_lines(const std::vector<std::string>& args)
 int run_attach(const AttachCommand& c) {
   attach::AttachOptions o;
   o.runtime = c.runtime.empty() ? attach::default_runtime_path() : c.runtime;
+  if (!o.runtime.empty() && o.runtime.front() != '/') o.runtime = std::filesystem::absolute(o.runtime).string();
   o.allow_unsigned = c.allow_unsigned;
   o.allow_seccomp = c.allow_seccomp;
   o.log_file = c.log_file;
