@@ -1,6 +1,7 @@
 // hotpatch make-patch: a patch generated from a fix's diff. For now it does the analysis and prints
 // the plan (--plan); writing the patch object needs the engine's loader for generated patches.
 #include "hotpatch/common.hpp"
+#include "hotpatch/terminal_text.hpp"
 
 #include "make_patch/plan.hpp"
 
@@ -29,6 +30,22 @@ bool valid_id(const std::string& id) {
   return true;
 }
 
+// The analysis's refusals list one item a line (each mismatching function, patch's or the
+// compiler's own output): kept as lines, each made safe for a terminal as report() does.
+int report_lines(const Error& error) {
+  const std::string text = error.what();
+  std::size_t start = 0;
+  bool first = true;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    fmt::print(stderr, "{}{}\n", first ? "hotpatch: " : "  ", printable(std::string_view(text).substr(start, end - start)));
+    first = false;
+    start = end + 1;
+  }
+  fmt::print(stderr, "  [{}]\n", error_code_name(error.code));
+  return error.code == ErrorCode::invalid_argument ? exit_usage : exit_refused;
+}
+
 int run_make_patch(const MakePatchCliOptions& o) {
   if (!valid_id(o.id))
     return report(make_error(ErrorCode::invalid_argument, "--id", "'" + o.id + "' is invalid (1-128 letters, digits, '.', '_', '-')"));
@@ -39,7 +56,7 @@ int run_make_patch(const MakePatchCliOptions& o) {
                              "emitting the patch object is not available yet: use --plan to see what the patch would carry"));
   }
   auto plan = make_patch::make_plan(o.analysis);
-  if (!plan) return report(plan.error());
+  if (!plan) return report_lines(plan.error());
   fmt::print("patch {} version {}{}\n{}", o.id, o.version, o.about.empty() ? "" : " (" + o.about + ")",
              make_patch::plan_text(*plan));
   return exit_ok;

@@ -124,8 +124,8 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
                         "is compiled with -flto: what the link-time optimiser inlined across units cannot be seen "
                         "from the unit alone, so the functions the change reaches are unknown");
     const std::string stem = work + "/" + std::to_string(u.index);
-    HOTPATCH_TRY(compile_unit(u.original, stem + ".original.o"));
-    HOTPATCH_TRY(compile_unit(u.patched, stem + ".patched.o"));
+    HOTPATCH_TRY(compile_unit(u.original, stem + ".original.o", u.name, "original"));
+    HOTPATCH_TRY(compile_unit(u.patched, stem + ".patched.o", u.name, "patched"));
     HOTPATCH_LET(a, read_object(stem + ".original.o"));
     HOTPATCH_LET(b, read_object(stem + ".patched.o"));
     HOTPATCH_LET(d, diff_objects(stem + ".original.o", stem + ".patched.o"));

@@ -75,7 +75,7 @@ TargetCheck check_against_target(const UnitChanges& unit, const TargetSymbols& t
                           "its callers carry the change");
     } else if (found.size() > 1) {
       out.ambiguous.push_back(f.display + ": " + std::to_string(found.size()) +
-                              " static functions of that name come from units whose file is named like " + unit.name +
+                              " static functions of that name come from units whose file is named " + base_name(unit.name) +
                               ": the target's file symbols cannot tell them apart");
     } else if (found.front()->size != s->size) {
       out.mismatches.push_back(f.display + ": " + std::to_string(found.front()->size) + " bytes in the target, " +

@@ -9,7 +9,8 @@
 namespace hotpatch::make_patch {
 namespace {
 
-Status run_compiler(const UnitCommand& unit, const char* mode, const std::string& output, const char* doing) {
+Status run_compiler(const UnitCommand& unit, const char* mode, const std::string& output, const std::string& name,
+                    const char* side, const char* doing) {
   std::vector<std::string> argv = unit.argv;
   argv.push_back(mode);
   argv.push_back("-o");
@@ -18,7 +19,9 @@ Status run_compiler(const UnitCommand& unit, const char* mode, const std::string
   if (r.ok()) return {};
   std::string said = r.output;
   while (!said.empty() && said.back() == '\n') said.pop_back();
-  return make_error(ErrorCode::invalid_argument, unit.file,
+  // The recorded command failing on the original copy is the build's problem, not the fix's; either
+  // way no patch can be made from this build.
+  return make_error(ErrorCode::not_patchable, name + " (" + side + ")",
                     std::string(doing) + " failed (exit " + std::to_string(r.exit_code) + "): " + shell_quote(argv) +
                         " in " + unit.cwd + (said.empty() ? "" : ":\n" + said));
 }
@@ -38,12 +41,12 @@ bool line_marker(const std::string& line, std::string& file) {
 
 }  // namespace
 
-Status compile_unit(const UnitCommand& unit, const std::string& output) {
-  return run_compiler(unit, "-c", output, "compiling");
+Status compile_unit(const UnitCommand& unit, const std::string& output, const std::string& name, const char* side) {
+  return run_compiler(unit, "-c", output, name, side, "compiling");
 }
 
-Status preprocess_unit(const UnitCommand& unit, const std::string& output) {
-  return run_compiler(unit, "-E", output, "preprocessing");
+Status preprocess_unit(const UnitCommand& unit, const std::string& output, const std::string& name, const char* side) {
+  return run_compiler(unit, "-E", output, name, side, "preprocessing");
 }
 
 Result<Preprocessed> read_preprocessed(const std::string& path, const std::string& cwd) {

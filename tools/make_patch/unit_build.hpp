@@ -11,11 +11,12 @@
 
 namespace hotpatch::make_patch {
 
-/// Compiles the unit to the object `output`. A failing compiler is an error carrying its output.
-Status compile_unit(const UnitCommand& unit, const std::string& output);
+/// Compiles the unit to the object `output`. A failing compiler is an error naming the unit (`name`,
+/// and which copy: `side`) and carrying the command and the compiler's output.
+Status compile_unit(const UnitCommand& unit, const std::string& output, const std::string& name, const char* side);
 
-/// Preprocesses the unit into `output`.
-Status preprocess_unit(const UnitCommand& unit, const std::string& output);
+/// Preprocesses the unit into `output`; errors as compile_unit's.
+Status preprocess_unit(const UnitCommand& unit, const std::string& output, const std::string& name, const char* side);
 
 /// A preprocessed unit: its text without line markers or blank lines (which move with every
 /// inserted comment line) and the files it read, from the line markers.

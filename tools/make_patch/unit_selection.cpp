@@ -27,14 +27,14 @@ Result<UnitSelection> choose_units(const std::vector<Unit>& units, const std::ve
   UnitSelection out;
   for (const Unit& unit : units) {
     const std::string stem = work + "/" + std::to_string(unit.index);
-    HOTPATCH_TRY(preprocess_unit(unit.original, stem + ".original.i"));
+    HOTPATCH_TRY(preprocess_unit(unit.original, stem + ".original.i", unit.name, "original"));
     HOTPATCH_LET(before, read_preprocessed(stem + ".original.i", unit.original.cwd));
     auto includes = touched_among(before, original, touched);
     const bool touched_unit = touched.contains(unit.name);
     if (!touched_unit && includes.empty()) continue;
     // The patched side too: the diff may make a unit read files it did not read before (a new
     // header), and those are part of the build.
-    HOTPATCH_TRY(preprocess_unit(unit.patched, stem + ".patched.i"));
+    HOTPATCH_TRY(preprocess_unit(unit.patched, stem + ".patched.i", unit.name, "patched"));
     HOTPATCH_LET(after, read_preprocessed(stem + ".patched.i", unit.patched.cwd));
     for (auto& f : touched_among(after, patched, touched)) includes.push_back(std::move(f));
     in_build.insert(includes.begin(), includes.end());
