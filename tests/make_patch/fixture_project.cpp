@@ -95,7 +95,7 @@ Project build_project(const ProjectOptions& o) {
     const std::string cmd = compiler + " " + o.flags + " " + include + " -MD -MF " + obj + ".d -o " + obj + " -c " + file;
     std::string out;
     EXPECT_TRUE(shell("cd " + dir + " && " + cmd, &out)) << cmd << "\n" << out;
-    if (u != "tools/tool.c") objects += " " + dir + "/" + obj;
+    if (u != "tools/tool.c" && !(o.shared_library && u == "main.c")) objects += " " + dir + "/" + obj;
     json += std::string(i == 0 ? "" : ",\n") + "{\"directory\": " + json_string(dir) + ", \"file\": " + json_string(file);
     if (o.arguments_form) {
       json += ", \"arguments\": [";
@@ -110,9 +110,9 @@ Project build_project(const ProjectOptions& o) {
   json += "\n]\n";
   p.commands = p.root + "/compile_commands.json";
   std::ofstream(p.commands) << json;
-  p.prog = p.root + "/prog";
+  p.prog = p.root + (o.shared_library ? "/libprog.so" : "/prog");
   std::string out;
-  EXPECT_TRUE(shell("g++ " + o.flags + " -o " + p.prog + objects, &out)) << out;
+  EXPECT_TRUE(shell("g++ " + o.flags + (o.shared_library ? " -shared" : "") + " -o " + p.prog + objects, &out)) << out;
   return p;
 }
 

@@ -13,6 +13,7 @@ struct ProjectOptions {
   bool arguments_form = false;    ///< "arguments" arrays instead of "command" strings
   std::string flags = "-O2";      ///< the recorded optimisation flags
   std::string apply_first;        ///< a diff applied to the tree before building (a target from other sources)
+  bool shared_library = false;    ///< link libprog.so (without main) instead of the program
 };
 
 struct Project {
@@ -25,7 +26,7 @@ struct Project {
   std::string src;
   std::string build;
   std::string commands;  ///< compile_commands.json
-  std::string prog;
+  std::string prog;  ///< the program, or the shared library
 };
 
 /// Builds the project; fails the current test (and returns what it has) when anything fails.

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 namespace {
@@ -73,6 +74,7 @@ using Names = std::vector<std::string>;
 
 TEST_F(MakePatchPlan, ChangeToAnInlinedHelperReplacesEveryCallerItWasInlinedInto) {
   const Plan p = plan_for({"inline_helper"});
+  EXPECT_FALSE(p.shared_library);
   EXPECT_EQ(symbols(p.changed), (Names{"uses_a", "uses_b"}));
   EXPECT_TRUE(p.added.empty());
 }
@@ -227,6 +229,40 @@ TEST_F(MakePatchPlan, InTreeBuildWithRelativePathsAndArgumentArrays) {
   ASSERT_TRUE(plan.has_value()) << plan.error().what();
   EXPECT_EQ(symbols(plan->changed), (Names{"clamp_value", "uses_a", "uses_b"}));
   EXPECT_EQ(snapshot(p.src), before);
+}
+
+TEST_F(MakePatchPlan, SharedLibraryTarget) {
+  ProjectOptions po;
+  po.flags = "-O2 -fPIC";
+  po.shared_library = true;
+  const Project p = build_project(po);
+  auto plan = make_plan(options(p, {"static_function", "cpp_members"}));
+  ASSERT_TRUE(plan.has_value()) << plan.error().what();
+  EXPECT_TRUE(plan->shared_library);
+  EXPECT_EQ(symbols(plan->changed), (Names{"_ZNK6shapes4Rect4areaEv", "_ZNK6shapes4Rect9perimeterEv", "clamp_value"}));
+}
+
+TEST_F(MakePatchPlan, ScratchDirectoryIsPrivateAndRemoved) {
+  const std::string tmp = shared_->root + "/tmp";
+  ASSERT_TRUE(shell("mkdir " + tmp));
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  auto o = options(*shared_, {"static_function"});
+  o.keep_scratch = true;
+  auto kept = make_plan(o);
+  (void)plan_for({"static_function"});
+  (void)refusal_for({"does_not_compile"});
+  if (old != nullptr) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  ASSERT_TRUE(kept.has_value()) << kept.error().what();
+  // Only the one asked to be kept is left, readable by its owner only.
+  std::string listing;
+  ASSERT_TRUE(shell("cd " + tmp + " && ls -A", &listing));
+  EXPECT_EQ(tmp + "/" + listing, kept->scratch + "\n");
+  std::string mode;
+  ASSERT_TRUE(shell("stat -c %a " + kept->scratch, &mode));
+  EXPECT_EQ(mode, "700\n");
 }
 
 TEST_F(MakePatchPlan, StrippedTargetIsReadThroughItsSeparateDebugFile) {

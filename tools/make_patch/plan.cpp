@@ -112,6 +112,7 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
   Plan plan;
   plan.target = target.path;
   plan.build_id = target.build_id;
+  plan.shared_library = target.shared_library;
   plan.symbols_from = target.symbols_from;
   if (o.keep_scratch) plan.scratch = scratch.path();
   for (const auto& f : selection.skipped) plan.skipped.push_back(f);

@@ -46,6 +46,7 @@ struct PlannedVariable {
 struct Plan {
   std::string target;
   std::string build_id;
+  bool shared_library = false;
   std::string symbols_from;  ///< the target, or its separate debug file
   std::string scratch;       ///< kept only with keep_scratch
   std::vector<std::string> units;  ///< recompiled, with why

@@ -7,7 +7,7 @@ namespace hotpatch::make_patch {
 
 std::string plan_text(const Plan& plan) {
   std::ostringstream out;
-  out << "target: " << plan.target << " (build-id " << (plan.build_id.empty() ? "none" : plan.build_id) << ")\n";
+  out << "target: " << plan.target << " (" << (plan.shared_library ? "shared library, " : "") << "build-id " << (plan.build_id.empty() ? "none" : plan.build_id) << ")\n";
   if (plan.symbols_from != plan.target) out << "  symbols from its debug file " << plan.symbols_from << "\n";
   if (!plan.scratch.empty()) out << "scratch directory (kept): " << plan.scratch << "\n";
   out << "recompiled units:\n";
