@@ -25,6 +25,18 @@ const Symbol* covering(const Object& o, std::size_t section, std::uint64_t at) {
   return nullptr;
 }
 
+// What a relocation against a section symbol reaches. A PC-relative addend counts from the end of
+// the instruction, which lies 0 to 4 bytes after the field (an immediate may follow it, as in
+// `addl $1, counter(%rip)`): the nearest named symbol in that window is taken.
+const Symbol* place_of(const Object& o, const Symbol& section, const Relocation& r) {
+  const std::int64_t base = static_cast<std::int64_t>(section.value) + r.addend;
+  if (!pc_relative(r.type)) return base >= 0 ? covering(o, section.section, static_cast<std::uint64_t>(base)) : nullptr;
+  for (std::int64_t k = 4; k <= 8; ++k)
+    if (base + k >= 0)
+      if (const Symbol* s = covering(o, section.section, static_cast<std::uint64_t>(base + k))) return s;
+  return nullptr;
+}
+
 }  // namespace
 
 const Symbol* function_symbol(const Object& object, const std::string& name) {
@@ -43,10 +55,7 @@ std::vector<Reference> references_of(const Object& o, const std::string& name) {
     if (!inside(*f, r.offset) || r.symbol >= o.symbols.size()) continue;
     const Symbol* s = &o.symbols[r.symbol];
     if (s->type == STT_SECTION && s->section < o.sections.size()) {
-      // The addend of a PC-relative field counts from the end of the instruction's 4-byte field.
-      const std::int64_t at = static_cast<std::int64_t>(s->value) + r.addend + 4;
-      s = at >= 0 ? covering(o, s->section, static_cast<std::uint64_t>(at)) : nullptr;
-      if (s == nullptr) s = covering(o, o.symbols[r.symbol].section, static_cast<std::uint64_t>(std::max<std::int64_t>(0, at - 4)));
+      s = place_of(o, *s, r);
       if (s == nullptr) continue;
     }
     if (s->name.empty() || s->name == name || s->type == STT_FILE || s->name == "_GLOBAL_OFFSET_TABLE_") continue;

@@ -21,11 +21,6 @@ std::string stable_name(const Symbol& s) {
   return s.name.substr(0, dot) + ".N";
 }
 
-bool pc_relative(std::uint32_t type) {
-  return type == R_X86_64_PC32 || type == R_X86_64_PLT32 || type == R_X86_64_GOTPCREL ||
-         type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX || type == R_X86_64_PC64;
-}
-
 // What a relocation points at, in terms that survive the compiler moving things within its unit:
 // a named symbol, a string by its text, or a place in a section by the symbol that covers it.
 std::string target_of(const Object& o, const Relocation& r) {

@@ -179,6 +179,8 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
       if (v.change == Change::added) {
         carried.insert(v.name);
         plan.new_variables.push_back({c.unit.name, v.name, shown});
+      } else if (v.change == Change::removed) {
+        plan.notes.push_back(shown + ": a variable the diff removes; the running process keeps it");
       } else if (v.change == Change::changed) {
         refused_data.push_back("changes the initial value/size of variable " + shown + " (" + v.why +
                                "): the running process keeps its data");

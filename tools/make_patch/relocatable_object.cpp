@@ -11,6 +11,11 @@
 
 namespace hotpatch::make_patch {
 
+bool pc_relative(std::uint32_t type) {
+  return type == R_X86_64_PC32 || type == R_X86_64_PLT32 || type == R_X86_64_GOTPCREL ||
+         type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX || type == R_X86_64_PC64;
+}
+
 Result<Object> read_object(const std::string& path) {
   if (elf_version(EV_CURRENT) == EV_NONE) return make_error(ErrorCode::internal, "libelf", "version mismatch");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

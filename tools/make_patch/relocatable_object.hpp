@@ -43,6 +43,10 @@ struct Object {
   std::map<std::size_t, std::vector<Relocation>> relocations;  // by the section they apply to
 };
 
+/// Whether a relocation's field is PC-relative: its addend then counts from the end of the 4-byte
+/// field, so the place it means is 4 bytes further than the addend says.
+bool pc_relative(std::uint32_t type);
+
 /// Reads an x86-64 ET_REL object. Errors name the file.
 Result<Object> read_object(const std::string& path);
 
