@@ -328,6 +328,25 @@ TEST_F(MakePatchPlan, MalformedCompileCommandsAreRefused) {
   EXPECT_CONTAINS(with("[{\"file\": \"a.c\", \"command\": \"gcc -c a.c\"}]"), "entry 0: needs an absolute \"directory\" and a \"file\"");
   EXPECT_CONTAINS(with("[{\"directory\": \"/tmp\", \"file\": \"a.c\"}]"), "entry 0: has neither \"arguments\" nor \"command\"");
   EXPECT_CONTAINS(with("[{\"directory\": \"/tmp\", \"file\": \"a.c\", \"command\": \"gcc \\\"a.c\"}]"), "unterminated \" quote");
+  EXPECT_CONTAINS(with("[{\"directory\": \"/tmp\", \"file\": \"a.c\", \"arguments\": [\"gcc\", 1]}]"),
+                  "entry 0: \"arguments\" holds something other than strings");
+  // A recorded unit that no longer builds: nothing can be said about what the diff does to it.
+  EXPECT_CONTAINS(with("[{\"directory\": \"" + shared_->src + "\", \"file\": \"gone.c\", \"command\": \"gcc -c gone.c\"}]"),
+                  "gone.c (original): preprocessing failed (exit 1)");
+}
+
+TEST_F(MakePatchPlan, ScratchDirectoryInsideTheSourceTreeIsRefused) {
+  const std::string tmp = shared_->src + "/tmp";
+  ASSERT_TRUE(shell("mkdir -p " + tmp));
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  const auto e = refusal_for({"static_function"});
+  if (old != nullptr) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  ASSERT_TRUE(shell("rm -rf " + tmp));
+  EXPECT_EQ(e.code, ErrorCode::invalid_argument);
+  EXPECT_CONTAINS(e.message, "the scratch directory would be inside the source tree: set TMPDIR to a directory outside it");
 }
 
 }  // namespace
