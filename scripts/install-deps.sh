@@ -10,7 +10,7 @@ packages=(
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
-  minisign nginx-light doxygen help2man
+  minisign nginx-light doxygen help2man patch
   nginx-dev libpcre2-dev zlib1g-dev wrk curl
   redis-server redis-tools
 )

@@ -39,5 +39,6 @@ void add_apply(CLI::App& app, Subcommand& run);
 void add_update(CLI::App& app, Subcommand& run);
 void add_revert(CLI::App& app, Subcommand& run);
 void add_attach(CLI::App& app, Subcommand& run);
+void add_make_patch(CLI::App& app, Subcommand& run);
 
 }  // namespace hotpatch::cli

@@ -27,5 +27,6 @@ int main(int argc, char** argv) {
   hotpatch::cli::add_update(app, run);
   hotpatch::cli::add_revert(app, run);
   hotpatch::cli::add_attach(app, run);
+  hotpatch::cli::add_make_patch(app, run);
   return hotpatch::cli::parse_and_run(app, argc, argv, run);
 }
