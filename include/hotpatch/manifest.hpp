@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,18 @@ namespace hotpatch {
 struct ManifestReplacement {
   std::string target_symbol;       ///< C name, mangled C++ name or demangled C++ signature
   std::string replacement_symbol;  ///< exported pointer in the patch that holds the new function
+  /// The new function is `replacement_symbol` of the patch's embedded object (a patch made by
+  /// `hotpatch make-patch`), not a pointer the patch exports.
+  bool from_object = false;
+};
+
+/// A relocatable object a patch carries (`hotpatch make-patch`): linked into the process next to
+/// the target module, so its code reaches the module's statics as the module's own code does.
+struct ManifestObject {
+  std::string symbol;                 ///< exported array holding the object's bytes
+  std::uint64_t size = 0;             ///< its length
+  std::string unit;                   ///< source file name of its unit: its statics are looked up there
+  std::vector<std::string> sections;  ///< the sections to load; references elsewhere are the program's
 };
 
 /// One target symbol a patch reaches into, as declared by HOTPATCH_IMPORT.
@@ -33,6 +46,7 @@ struct PatchManifest {
   std::vector<ManifestImport> imports;
   /// HOTPATCH_CONSISTENCY(stack): applied only when no thread has a replaced function on its stack.
   bool stack_consistency = false;
+  std::optional<ManifestObject> object;
 };
 
 /// Reads and validates the manifest of a patch file without running any of its code.

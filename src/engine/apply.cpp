@@ -6,9 +6,11 @@
 
 #include "engine/apply_plan.hpp"
 #include "engine/entry_redirect.hpp"
+#include "engine/object_loader.hpp"
 #include "engine/pointer_writes.hpp"
 #include "engine/stack_consistency.hpp"
 #include "image/module_list.hpp"
+#include "image/symbol_index.hpp"
 #include "os/linux/loader_hooks.hpp"
 #include "os/linux/near_allocator.hpp"
 #include "support/log.hpp"
@@ -59,9 +61,40 @@ Status check_offered_as(const PatchManifest& manifest, const ApplyOptions& optio
 
 // Fills in each target's replacement and points each import at its target; returns the import
 // slots, bound again if the target module is ever loaded again.
-Result<std::vector<ImportSlot>> bind(void* handle, const PatchManifest& manifest, ApplyPlan& plan) {
+// A patch made from a diff: its object linked next to the target module. Its references to what
+// it does not carry are the program's: the module's statics of its unit and other symbols, then
+// whatever library the program's own calls bind to.
+Result<LoadedObject> link_object(void* handle, const PatchManifest& manifest, const ApplyPlan& plan,
+                                 const std::string& who) {
+  const ManifestObject& o = *manifest.object;
+  const auto* bytes = static_cast<const std::uint8_t*>(dlsym(handle, o.symbol.c_str()));
+  if (bytes == nullptr) return make_error(ErrorCode::malformed_patch, o.symbol, "the patch does not export its object");
+  const LoadedModule& module = plan.module;
+  auto lookup = [&](const std::string& name, bool local) -> Result<std::uintptr_t> {
+    if (local) {
+      HOTPATCH_LET(s, image::resolve_local_symbol(module, name, o.unit));
+      return s.address;
+    }
+    auto s = image::resolve_symbol(module, name, image::SymbolKind::any);
+    if (s) return s->address;
+    if (s.error().code == ErrorCode::ambiguous_symbol) return s.error();
+    if (void* p = dlsym(RTLD_DEFAULT, name.c_str())) return reinterpret_cast<std::uintptr_t>(p);
+    return make_error(ErrorCode::symbol_not_found, name,
+                      "the patch's code uses it, and neither " + module.name + " nor a library loaded in the process defines it");
+  };
+  return load_object_near({bytes, o.size}, o.sections, module.base, lookup, who);
+}
+
+Result<std::vector<ImportSlot>> bind(void* handle, const PatchManifest& manifest, ApplyPlan& plan,
+                                     const LoadedObject* object) {
   for (std::size_t i = 0; i < plan.targets.size(); ++i) {
     const std::string& var = manifest.replaces[i].replacement_symbol;
+    if (manifest.replaces[i].from_object) {
+      auto at = object != nullptr ? object->symbol(var) : std::nullopt;
+      if (!at) return make_error(ErrorCode::malformed_patch, var, "the patch's object does not define this function");
+      plan.targets[i].replacement = *at;
+      continue;
+    }
     auto* holder = static_cast<void* const*>(dlsym(handle, var.c_str()));
     if (holder == nullptr || *holder == nullptr)
       return make_error(ErrorCode::malformed_patch, var, "the patch does not export this replacement pointer");
@@ -135,12 +168,13 @@ std::vector<CheckedFunction> stack_check_ranges(const ApplyPlan& plan, PatchTabl
 
 // The applied patch enters the table: a new version on top of each function's stack.
 const AppliedRecord& record(PatchTable& table, const PatchImage& image, void* handle, std::vector<ImportSlot> imports,
-                            const ApplyPlan& plan, std::vector<EntryRedirect>& built) {
+                            const ApplyPlan& plan, std::vector<EntryRedirect>& built, bool linked_to_module) {
   const auto now = std::chrono::system_clock::now();
   AppliedRecord applied;
   applied.info = {image.manifest, image.path, image.sha256, now};
   applied.handle = handle;
   applied.imports = std::move(imports);
+  applied.linked_to_module = linked_to_module;
   for (const auto& t : plan.targets) applied.functions.push_back(t.address);
   const AppliedRecord& rec = table.add_patch(std::move(applied));
   for (const auto& t : plan.targets) {
@@ -232,14 +266,21 @@ Result<AppliedPatch> Engine::apply_locked(const PatchImage& image, const ApplyOp
   if (!loaded) return prefixed(loaded.error(), who);
   void* handle = *loaded;
   bool reachable = false;  // once its code could have run, the patch is never unloaded
+  std::optional<LoadedObject> object;
   auto fail = [&](Error e) -> Error {
+    if (object && !reachable) object->unload();
     if (fresh && !reachable) {
       loader_.forget(handle);
       os::real_dlclose(handle);
     }
     return prefixed(std::move(e), who);
   };
-  auto imports = bind(handle, manifest, plan);
+  if (manifest.object) {
+    auto linked = link_object(handle, manifest, plan, who);
+    if (!linked) return fail(linked.error());
+    object = std::move(*linked);
+  }
+  auto imports = bind(handle, manifest, plan, object ? &*object : nullptr);
   if (!imports) return fail(imports.error());
 
   // Redirect memory for functions patched for the first time.
@@ -292,7 +333,7 @@ Result<AppliedPatch> Engine::apply_locked(const PatchImage& image, const ApplyOp
   unloads.unlock();
 
   const auto t_written = std::chrono::steady_clock::now();
-  const AppliedRecord& rec = record(table_, image, handle, std::move(*imports), plan, built);
+  const AppliedRecord& rec = record(table_, image, handle, std::move(*imports), plan, built, object.has_value());
   ++stats_.applies;
   stats_.code_writes += writes.jumps.size();
   stats_.pad_writes += count_padded(writes.jumps);

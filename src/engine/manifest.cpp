@@ -88,6 +88,23 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
       if (r.size() != 3) return malformed("a HOTPATCH_IMPORT record has " + std::to_string(r.size()) + " fields");
       if (!variables.insert(r[2]).second) return malformed("import variable '" + r[2] + "' is declared twice");
       m.imports.push_back({r[1], r[2]});
+    } else if (kind == "O") {
+      if (m.object) return malformed("the patch carries two objects (two O records)");
+      if (r.size() != 4) return malformed("an object record has " + std::to_string(r.size()) + " fields");
+      const std::string& n = r[2];
+      if (n.empty() || n.size() > 10 || !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+          std::stoull(n) == 0 || std::stoull(n) > (256ull << 20))
+        return malformed("object size '" + n + "' is not a number of bytes from 1 to 256 MiB");
+      m.object = ManifestObject{r[1], std::stoull(n), r[3], {}};
+    } else if (kind == "L") {
+      if (!m.object) return malformed("a section record comes before the object record");
+      if (r.size() != 2 || r[1].empty()) return malformed("a section record has " + std::to_string(r.size()) + " fields");
+      m.object->sections.push_back(r[1]);
+    } else if (kind == "X") {
+      if (!m.object) return malformed("a replacement from the object comes before the object record");
+      if (r.size() != 3) return malformed("an object replacement record has " + std::to_string(r.size()) + " fields");
+      if (!targets.insert(r[1]).second) return malformed("'" + r[1] + "' is replaced twice");
+      m.replaces.push_back({r[1], r[2], true});
     } else if (kind == "C") {
       if (r.size() != 2 || r[1] != "stack")
         return malformed("HOTPATCH_CONSISTENCY names '" + (r.size() > 1 ? r[1].substr(0, 32) : std::string()) +
@@ -101,6 +118,7 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
   if (!have_target)
     return malformed("no HOTPATCH_TARGET record: the patch is not bound to a build (build it with hotpatch_add_patch)");
   if (m.replaces.empty()) return malformed("the patch replaces nothing (no HOTPATCH_REPLACE record)");
+  if (m.object && m.object->sections.empty()) return malformed("the patch's object names no section to load");
   return m;
 }
 

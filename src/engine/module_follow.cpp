@@ -144,6 +144,10 @@ Status Engine::follow_into(const LoadedModule& module, const std::vector<std::ui
   // patch code is not running against the new copy yet, so the stores race with nothing.
   for (const auto* rec : records) {
     if (rec->info.manifest.target_build_id != module.build_id) continue;
+    if (rec->linked_to_module)
+      return make_error(ErrorCode::not_patchable, "patch '" + rec->info.manifest.id + "'",
+                        "was made from a source diff and linked against the module where it was loaded before; "
+                        "apply it again to patch the new copy");
     for (const auto& imp : rec->imports) {
       auto sym = image::resolve_symbol(module, imp.symbol, image::SymbolKind::any);
       if (!sym) return sym.error();

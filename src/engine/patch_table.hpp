@@ -52,6 +52,9 @@ struct AppliedRecord {
   void* handle = nullptr;
   std::vector<ImportSlot> imports;  ///< bound again when the target module is loaded again
   std::vector<std::uintptr_t> functions;
+  /// Its code was linked next to the target module where it was (a patch made from a diff): it
+  /// cannot follow the module to another address.
+  bool linked_to_module = false;
 };
 
 class PatchTable {

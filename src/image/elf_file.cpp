@@ -137,15 +137,22 @@ std::vector<ElfSymbol> ElfFile::defined_symbols() const {
     if (data == nullptr) return true;
     const std::size_t count = data->d_size / shdr.sh_entsize;
     out.reserve(out.size() + count);
+    const char* unit = "";  // locals follow the STT_FILE symbol of their unit
     for (std::size_t i = 0; i < count; ++i) {
       GElf_Sym sym;
       if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
-      if (sym.st_shndx == SHN_UNDEF || sym.st_name == 0) continue;
       const unsigned char type = GELF_ST_TYPE(sym.st_info);
+      if (type == STT_FILE) {
+        const char* file = elf_strptr(impl_->elf, shdr.sh_link, sym.st_name);
+        unit = file != nullptr ? file : "";
+        continue;
+      }
+      if (sym.st_shndx == SHN_UNDEF || sym.st_name == 0) continue;
       if (type != STT_FUNC && type != STT_OBJECT && type != STT_GNU_IFUNC) continue;
       const char* name = elf_strptr(impl_->elf, shdr.sh_link, sym.st_name);
       if (name == nullptr || *name == '\0') continue;
-      out.push_back({name, sym.st_value, sym.st_size, type, static_cast<unsigned char>(GELF_ST_BIND(sym.st_info))});
+      const auto bind = static_cast<unsigned char>(GELF_ST_BIND(sym.st_info));
+      out.push_back({name, sym.st_value, sym.st_size, type, bind, bind == STB_LOCAL ? unit : ""});
     }
     return true;
   });

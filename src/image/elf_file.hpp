@@ -17,6 +17,7 @@ struct ElfSymbol {
   std::uint64_t size = 0;
   unsigned char type = 0;  ///< STT_*
   unsigned char bind = 0;  ///< STB_*
+  std::string unit;        ///< a local symbol's translation unit (the STT_FILE before it), else empty
 };
 
 class ElfFile {

@@ -132,6 +132,31 @@ Result<ResolvedSymbol> resolve_symbol(const LoadedModule& module, const std::str
   return r;
 }
 
+Result<ResolvedSymbol> resolve_local_symbol(const LoadedModule& module, const std::string& name, const std::string& unit) {
+  HOTPATCH_LET(syms, load(module));
+  std::vector<std::size_t> hits;
+  {
+    std::lock_guard lock(cache().mutex);
+    auto [lo, hi] = syms->by_name.equal_range(name);
+    for (auto it = lo; it != hi; ++it) {
+      const ElfSymbol& s = syms->symbols[it->second];
+      if (s.bind == STB_LOCAL && s.unit == unit) hits.push_back(it->second);
+    }
+  }
+  if (hits.empty())
+    return make_error(ErrorCode::symbol_not_found, unit + ":" + name,
+                      "no static of that name in unit " + unit + " of " + module.name + " (searched " + syms->searched + ")");
+  std::sort(hits.begin(), hits.end(), [&](std::size_t a, std::size_t b) { return syms->symbols[a].value < syms->symbols[b].value; });
+  hits.erase(std::unique(hits.begin(), hits.end(),
+                         [&](std::size_t a, std::size_t b) { return syms->symbols[a].value == syms->symbols[b].value; }),
+             hits.end());
+  if (hits.size() > 1)
+    return make_error(ErrorCode::ambiguous_symbol, unit + ":" + name,
+                      std::to_string(hits.size()) + " units named " + unit + " in " + module.name + " have a static of that name");
+  const ElfSymbol& s = syms->symbols[hits.front()];
+  return ResolvedSymbol{s.name, module.base + s.value, s.size, s.type == STT_FUNC};
+}
+
 Result<std::vector<ResolvedSymbol>> vtables_of(const LoadedModule& module) {
   HOTPATCH_LET(syms, load(module));
   std::vector<ResolvedSymbol> out;

@@ -23,6 +23,10 @@ enum class SymbolKind { function, any };
 /// C++ signature, the demangled names. Refuses names that match several distinct addresses.
 Result<ResolvedSymbol> resolve_symbol(const LoadedModule& module, const std::string& name, SymbolKind kind);
 
+/// A `static` function or variable of the translation unit whose source file is named `unit` (its
+/// STT_FILE symbol, e.g. "parser.c"); several units of that name are refused as ambiguous.
+Result<ResolvedSymbol> resolve_local_symbol(const LoadedModule& module, const std::string& name, const std::string& unit);
+
 /// Every vtable (_ZTV*) of a module, as address ranges of pointer arrays.
 Result<std::vector<ResolvedSymbol>> vtables_of(const LoadedModule& module);
 

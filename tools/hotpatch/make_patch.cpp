@@ -1,5 +1,5 @@
-// hotpatch make-patch: a patch generated from a fix's diff. For now it does the analysis and prints
-// the plan (--plan); writing the patch object needs the engine's loader for generated patches.
+// hotpatch make-patch: a patch generated from a fix's diff: the fixed unit's object, linked by the
+// runtime next to the target module. --plan prints what it would carry and writes nothing.
 #include "hotpatch/common.hpp"
 #include "hotpatch/terminal_text.hpp"
 
@@ -7,6 +7,7 @@
 
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <memory>
 
 namespace hotpatch::cli {
@@ -49,14 +50,21 @@ int report_lines(const Error& error) {
 int run_make_patch(const MakePatchCliOptions& o) {
   if (!valid_id(o.id))
     return report(make_error(ErrorCode::invalid_argument, "--id", "'" + o.id + "' is invalid (1-128 letters, digits, '.', '_', '-')"));
-  if (o.version == 0) return report(make_error(ErrorCode::invalid_argument, "--patch-version", "must be 1 or more"));
+  if (o.version == 0 || o.version > 4294967295ull)
+    return report(make_error(ErrorCode::invalid_argument, "--patch-version", "must be from 1 to 4294967295"));
+  make_patch::MakePatchOptions analysis = o.analysis;
   if (!o.plan) {
-    // Refused before any work: a half-made patch file would look like a patch.
-    return report(make_error(ErrorCode::not_patchable, o.output,
-                             "emitting the patch object is not available yet: use --plan to see what the patch would carry"));
+    analysis.output = std::filesystem::absolute(o.output).string();
+    analysis.id = o.id;
+    analysis.version = static_cast<std::uint32_t>(o.version);
+    analysis.about = o.about;
   }
-  auto plan = make_patch::make_plan(o.analysis);
+  auto plan = make_patch::make_plan(analysis);
   if (!plan) return report_lines(plan.error());
+  if (!o.plan) {
+    fmt::print("wrote {}: patch {} version {}\n{}", o.output, o.id, o.version, make_patch::plan_text(*plan));
+    return exit_ok;
+  }
   fmt::print("patch {} version {}{}\n{}", o.id, o.version, o.about.empty() ? "" : " (" + o.about + ")",
              make_patch::plan_text(*plan));
   return exit_ok;

@@ -1,4 +1,7 @@
 #include "make_patch/plan.hpp"
+#include "make_patch/emit.hpp"
+
+#include <algorithm>
 
 #include "make_patch/compile_commands.hpp"
 #include "make_patch/function_facts.hpp"
@@ -63,6 +66,52 @@ void add_imports(const Compiled& c, const std::string& function, const std::set<
     if (!r.defined_in_unit) i.in_program = !target.globals(r.name).empty();
     imports.emplace(i.display, std::move(i));
   }
+}
+
+// The patch for one fixed unit: its object, with what of it is carried and what each carried
+// function replaces in the target.
+Status write_patch(const MakePatchOptions& o, const Plan& plan, const std::vector<Compiled>& compiled,
+                   const std::vector<bool>& linked, const TargetSymbols& target, const std::string& scratch) {
+  std::vector<std::string> units;
+  for (const auto& f : plan.changed) units.push_back(f.unit);
+  for (const auto& f : plan.added) units.push_back(f.unit);
+  for (const auto& v : plan.new_variables) units.push_back(v.unit);
+  std::sort(units.begin(), units.end());
+  units.erase(std::unique(units.begin(), units.end()), units.end());
+  if (units.size() != 1) {
+    std::string list;
+    for (const auto& u : units) list += (list.empty() ? "" : ", ") + u;
+    return make_error(ErrorCode::not_patchable, o.diffs.front(),
+                      "the fix changes code in " + std::to_string(units.size()) + " units (" + list +
+                          "); a patch made from a diff carries the code of one unit");
+  }
+  const Compiled* unit = nullptr;
+  for (std::size_t k = 0; k < compiled.size(); ++k)
+    if (linked[k] && compiled[k].unit.name == units.front()) unit = &compiled[k];
+  if (unit == nullptr) return make_error(ErrorCode::internal, units.front(), "its fixed object is gone");
+  CarriedUnit carried;
+  carried.name = unit->unit.name;
+  carried.object = &unit->patched;
+  for (const auto& f : plan.changed) {
+    carried.functions.insert(f.symbol);
+    if (f.in_target) carried.replaces.emplace_back(f.symbol, f.symbol);
+  }
+  for (const auto& f : plan.added) carried.functions.insert(f.symbol);
+  for (const auto& v : plan.new_variables) carried.variables.insert(v.symbol);
+  if (carried.replaces.empty())
+    return make_error(ErrorCode::not_patchable, o.diffs.front(),
+                      "every function the fix changes was inlined into its callers everywhere, and none of those "
+                      "callers changed: there is no running function to replace");
+  const std::string compiler = unit->unit.patched.argv.empty() ? std::string("cc") : unit->unit.patched.argv.front();
+  // The C compiler beside a recorded C++ one (the generated source is C).
+  std::string cc = compiler;
+  if (auto slash = cc.rfind('/'); true) {
+    std::string base = slash == std::string::npos ? cc : cc.substr(slash + 1);
+    if (base.starts_with("g++") || base.starts_with("c++")) cc = "cc";
+    else if (base.starts_with("clang++")) cc = cc.substr(0, cc.size() - 2);
+  }
+  return emit_patch(carried, {o.id, o.version, o.about}, target.build_id, std::filesystem::path(target.path).filename().string(),
+                    cc, scratch, o.output);
 }
 
 }  // namespace
@@ -205,6 +254,7 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
     return make_error(ErrorCode::not_patchable, o.diffs.front(), why);
   }
   for (auto& [_, i] : imports) plan.imports.push_back(std::move(i));
+  if (!o.output.empty()) HOTPATCH_TRY(write_patch(o, plan, compiled, linked, target, scratch.path()));
   return plan;
 }
 

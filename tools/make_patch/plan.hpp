@@ -16,6 +16,11 @@ struct MakePatchOptions {
   std::string target;
   std::vector<std::string> diffs;
   bool keep_scratch = false;  ///< leave the scratch directory for inspection (its path is in the plan)
+  /// Where to write the patch; empty: analysis only.
+  std::string output;
+  std::string id;
+  std::uint32_t version = 0;
+  std::string about;
 };
 
 struct PlannedFunction {
@@ -58,7 +63,7 @@ struct Plan {
   std::vector<std::string> notes;
 };
 
-/// Runs the analysis. Refusals are errors whose message says what and why: a diff that does not
+/// Runs the analysis (and, with an output, writes the patch). Refusals are errors whose message says what and why: a diff that does not
 /// apply (patch's output), a build that does not reproduce the target, a change to data the running
 /// process keeps, a static that cannot be told apart, nothing changed.
 Result<Plan> make_plan(const MakePatchOptions& options);

@@ -1,0 +1,317 @@
+#include "engine/object_loader.hpp"
+
+#include "os/linux/near_allocator.hpp"
+#include "support/hex.hpp"
+
+#include <elf.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace hotpatch::engine {
+namespace {
+
+// Everything the code reaches with a 32-bit displacement stays this close to `near`.
+constexpr std::uint64_t kReach = (1ull << 31) - (64ull << 20);
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kMaxSections = 1 << 16;
+
+struct Placed {
+  std::size_t index = 0;       // section header index
+  bool code_part = false;      // in the block that becomes read-only (code and constants)
+  std::size_t offset = 0;      // in its block
+};
+
+class Reader {
+ public:
+  Reader(std::span<const std::uint8_t> bytes, std::string who) : bytes_(bytes), who_(std::move(who)) {}
+
+  Error bad(const std::string& what) const { return make_error(ErrorCode::malformed_patch, who_, "its object: " + what); }
+
+  template <class T>
+  Result<T> at(std::uint64_t offset) const {
+    if (offset > bytes_.size() || bytes_.size() - offset < sizeof(T)) return bad("reads past its end");
+    T v;
+    std::memcpy(&v, bytes_.data() + offset, sizeof v);
+    return v;
+  }
+  Result<std::string> string(std::uint64_t table_offset, std::uint64_t table_size, std::uint64_t index) const {
+    if (index >= table_size || table_offset > bytes_.size() || bytes_.size() - table_offset < table_size)
+      return bad("a name lies outside its string table");
+    const char* s = reinterpret_cast<const char*>(bytes_.data() + table_offset + index);
+    return std::string(s, strnlen(s, table_size - index));
+  }
+  std::span<const std::uint8_t> bytes() const { return bytes_; }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+  std::string who_;
+};
+
+std::size_t align_up(std::size_t v, std::size_t a) { return a <= 1 ? v : (v + a - 1) / a * a; }
+
+const char* relocation_name(unsigned type) {
+  switch (type) {
+    case R_X86_64_32: return "R_X86_64_32";
+    case R_X86_64_32S: return "R_X86_64_32S";
+    case R_X86_64_GOT32: return "R_X86_64_GOT32";
+    case R_X86_64_TLSGD: return "R_X86_64_TLSGD";
+    case R_X86_64_TLSLD: return "R_X86_64_TLSLD";
+    case R_X86_64_DTPOFF32: return "R_X86_64_DTPOFF32";
+    case R_X86_64_GOTTPOFF: return "R_X86_64_GOTTPOFF";
+    case R_X86_64_TPOFF32: return "R_X86_64_TPOFF32";
+    default: return "an unsupported relocation";
+  }
+}
+
+}  // namespace
+
+std::optional<std::uintptr_t> LoadedObject::symbol(std::string_view name) const {
+  for (const auto& [n, a] : symbols_)
+    if (n == name) return a;
+  return std::nullopt;
+}
+
+void LoadedObject::unload() const {
+  if (total_size_ != 0) os::unmap(code_base_, total_size_);
+}
+
+Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, const std::vector<std::string>& wanted,
+                                      std::uintptr_t near, const ObjectSymbolLookup& lookup, const std::string& who) {
+  Reader r(object, who);
+  HOTPATCH_LET(eh, r.at<Elf64_Ehdr>(0));
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_REL ||
+      eh.e_machine != EM_X86_64 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shnum > kMaxSections)
+    return r.bad("not an x86-64 relocatable object");
+  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  for (std::size_t i = 0; i < sh.size(); ++i) {
+    HOTPATCH_LET(s, r.at<Elf64_Shdr>(eh.e_shoff + i * sizeof(Elf64_Shdr)));
+    if (s.sh_type != SHT_NOBITS && (s.sh_offset > object.size() || object.size() - s.sh_offset < s.sh_size))
+      return r.bad("section " + std::to_string(i) + " lies outside the object");
+    if (s.sh_addralign > kPage) return r.bad("section " + std::to_string(i) + " asks for an alignment above a page");
+    sh[i] = s;
+  }
+  if (eh.e_shstrndx >= sh.size()) return r.bad("no section name table");
+  const auto& names = sh[eh.e_shstrndx];
+  std::vector<std::string> section_names(sh.size());
+  std::size_t symtab = 0;
+  for (std::size_t i = 0; i < sh.size(); ++i) {
+    HOTPATCH_LET(n, r.string(names.sh_offset, names.sh_size, sh[i].sh_name));
+    section_names[i] = std::move(n);
+    if (sh[i].sh_type == SHT_SYMTAB) symtab = i;
+  }
+  if (symtab == 0 || sh[symtab].sh_link >= sh.size() || sh[symtab].sh_entsize != sizeof(Elf64_Sym))
+    return r.bad("no symbol table");
+  const auto& strtab = sh[sh[symtab].sh_link];
+
+  // Layout: code and constants in one block (read-only once written), then the GOT and the stubs
+  // of far calls, then a page boundary and the writable data.
+  std::map<std::size_t, Placed> placed;
+  std::size_t code_end = 0, data_end = 0;
+  for (const auto& name : wanted) {
+    auto it = std::find(section_names.begin(), section_names.end(), name);
+    if (it == section_names.end()) return r.bad("has no section " + name + " (the patch names it)");
+    const std::size_t i = static_cast<std::size_t>(it - section_names.begin());
+    const auto& s = sh[i];
+    if (!(s.sh_flags & SHF_ALLOC)) return r.bad("section " + name + " is not loadable");
+    if (s.sh_flags & SHF_TLS) return r.bad("section " + name + " holds thread-local data, which a patch cannot add");
+    Placed p{i, !(s.sh_flags & SHF_WRITE), 0};
+    std::size_t& end = p.code_part ? code_end : data_end;
+    p.offset = align_up(end, std::max<std::size_t>(s.sh_addralign, 1));
+    end = p.offset + s.sh_size;
+    placed[i] = p;
+  }
+
+  const std::size_t nsyms = sh[symtab].sh_size / sizeof(Elf64_Sym);
+  std::vector<Elf64_Sym> syms(nsyms);
+  std::vector<std::string> sym_names(nsyms);
+  for (std::size_t i = 0; i < nsyms; ++i) {
+    HOTPATCH_LET(s, r.at<Elf64_Sym>(sh[symtab].sh_offset + i * sizeof(Elf64_Sym)));
+    syms[i] = s;
+    HOTPATCH_LET(n, r.string(strtab.sh_offset, strtab.sh_size, s.st_name));
+    sym_names[i] = std::move(n);
+    if (s.st_shndx != SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx >= sh.size())
+      return r.bad("symbol '" + sym_names[i] + "' names section " + std::to_string(s.st_shndx));
+  }
+
+  // Relocations of the loaded sections, and what they need: a GOT slot, a stub for a far call.
+  struct Rel {
+    std::size_t section;
+    Elf64_Rela rela;
+  };
+  std::vector<Rel> rels;
+  for (std::size_t i = 0; i < sh.size(); ++i) {
+    if (sh[i].sh_type == SHT_REL) return r.bad("section " + section_names[i] + " has REL relocations (x86-64 uses RELA)");
+    if (sh[i].sh_type != SHT_RELA || !placed.contains(sh[i].sh_info)) continue;
+    if (sh[i].sh_link != symtab || sh[i].sh_entsize != sizeof(Elf64_Rela)) return r.bad("relocations not against its symbol table");
+    for (std::size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Rela); ++k) {
+      HOTPATCH_LET(rela, r.at<Elf64_Rela>(sh[i].sh_offset + k * sizeof(Elf64_Rela)));
+      if (ELF64_R_SYM(rela.r_info) >= nsyms) return r.bad("a relocation names symbol " + std::to_string(ELF64_R_SYM(rela.r_info)));
+      const auto& target = sh[sh[i].sh_info];
+      if (target.sh_type == SHT_NOBITS || rela.r_offset > target.sh_size || target.sh_size - rela.r_offset < 4)
+        return r.bad("a relocation lies outside section " + section_names[sh[i].sh_info]);
+      rels.push_back({sh[i].sh_info, rela});
+    }
+  }
+
+  // Symbol values: carried ones from the layout, the rest from the process.
+  std::map<std::size_t, std::uintptr_t> resolved;  // symbol index -> address, filled below
+  std::vector<std::size_t> need;
+  for (const auto& rel : rels) need.push_back(ELF64_R_SYM(rel.rela.r_info));
+  std::sort(need.begin(), need.end());
+  need.erase(std::unique(need.begin(), need.end()), need.end());
+
+  // GOT and stub slots, one per symbol that needs them.
+  std::map<std::size_t, std::size_t> got_slot;
+  for (const auto& rel : rels) {
+    const unsigned type = ELF64_R_TYPE(rel.rela.r_info);
+    const std::size_t s = ELF64_R_SYM(rel.rela.r_info);
+    if (type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX || type == R_X86_64_PLT32)
+      got_slot.emplace(s, got_slot.size());
+  }
+  const std::size_t got_at = align_up(code_end, 8);
+  const std::size_t stubs_at = got_at + got_slot.size() * 8;
+  const std::size_t code_block = align_up(stubs_at + got_slot.size() * 8, kPage);
+  const std::size_t total = code_block + align_up(std::max<std::size_t>(data_end, 1), kPage);
+  HOTPATCH_LET(base, os::map_near(near, total, kReach));
+  const std::uintptr_t data_base = base + code_block;
+  auto address_of = [&](const Placed& p) { return (p.code_part ? base : data_base) + p.offset; };
+
+  std::vector<std::uint8_t> code(code_block, 0), data(total - code_block, 0);
+  for (const auto& [i, p] : placed) {
+    if (sh[i].sh_type == SHT_NOBITS) continue;
+    auto& block = p.code_part ? code : data;
+    std::memcpy(block.data() + p.offset, object.data() + sh[i].sh_offset, sh[i].sh_size);
+  }
+
+  auto fail = [&](Error e) -> Error {
+    os::unmap(base, total);
+    return e;
+  };
+  for (std::size_t s : need) {
+    const auto& sym = syms[s];
+    const std::string& name = sym_names[s];
+    const int type = ELF64_ST_TYPE(sym.st_info);
+    if (type == STT_TLS) return fail(r.bad("uses thread-local variable '" + name + "', which a patch cannot reach"));
+    if (sym.st_shndx == SHN_ABS) {
+      resolved[s] = sym.st_value;
+    } else if (sym.st_shndx != SHN_UNDEF && sym.st_shndx < sh.size() && placed.contains(sym.st_shndx)) {
+      resolved[s] = address_of(placed[sym.st_shndx]) + sym.st_value;
+    } else if (sym.st_shndx == SHN_COMMON) {
+      return fail(r.bad("common symbol '" + name + "' (compile with -fno-common)"));
+    } else if (type == STT_SECTION) {
+      // A reference into a section the patch does not carry: the program's own data or code there,
+      // named by the symbol that starts the section (one per section with -ffunction-sections
+      // and -fdata-sections).
+      const std::size_t sec = sym.st_shndx;
+      std::optional<std::size_t> named;
+      for (std::size_t k = 0; k < nsyms; ++k) {
+        const int t = ELF64_ST_TYPE(syms[k].st_info);
+        if (syms[k].st_shndx == sec && syms[k].st_value == 0 && (t == STT_OBJECT || t == STT_FUNC)) {
+          named = k;
+          break;
+        }
+      }
+      if (!named) return fail(r.bad("refers into section " + section_names[sec] + ", which it does not carry and no symbol names"));
+      auto at = lookup(sym_names[*named], ELF64_ST_BIND(syms[*named].st_info) == STB_LOCAL);
+      if (!at) return fail(at.error());
+      resolved[s] = *at;
+    } else {
+      auto at = lookup(name, ELF64_ST_BIND(sym.st_info) == STB_LOCAL && sym.st_shndx != SHN_UNDEF);
+      if (!at) return fail(at.error());
+      resolved[s] = *at;
+    }
+  }
+
+  for (const auto& [s, slot] : got_slot) {
+    const std::uint64_t value = resolved[s];
+    std::memcpy(code.data() + got_at + slot * 8, &value, 8);
+    // jmp *got(%rip); two bytes of int3 after it
+    std::uint8_t stub[8] = {0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc};
+    const std::int64_t disp = static_cast<std::int64_t>(got_at + slot * 8) - static_cast<std::int64_t>(stubs_at + slot * 8 + 6);
+    const auto d32 = static_cast<std::int32_t>(disp);
+    std::memcpy(stub + 2, &d32, 4);
+    std::memcpy(code.data() + stubs_at + slot * 8, stub, 8);
+  }
+
+  for (const auto& rel : rels) {
+    const Placed& p = placed[rel.section];
+    auto& block = p.code_part ? code : data;
+    std::uint8_t* where = block.data() + p.offset + rel.rela.r_offset;
+    const std::uintptr_t place = address_of(p) + rel.rela.r_offset;
+    const unsigned type = ELF64_R_TYPE(rel.rela.r_info);
+    const std::size_t s = ELF64_R_SYM(rel.rela.r_info);
+    const std::int64_t S = static_cast<std::int64_t>(resolved[s]);
+    const std::int64_t A = rel.rela.r_addend;
+    const std::int64_t P = static_cast<std::int64_t>(place);
+    auto put32 = [&](std::int64_t v) -> Status {
+      if (v != static_cast<std::int32_t>(v)) {
+        return make_error(ErrorCode::not_patchable, who,
+                          "its code in " + section_names[rel.section] + " cannot reach '" + sym_names[s] + "' at " +
+                              hex(static_cast<std::uintptr_t>(S)) + " with a 32-bit displacement");
+      }
+      const auto v32 = static_cast<std::int32_t>(v);
+      std::memcpy(where, &v32, 4);
+      return {};
+    };
+    Status done;
+    switch (type) {
+      case R_X86_64_NONE: break;
+      case R_X86_64_64: {
+        if (rel.rela.r_offset + 8 > sh[rel.section].sh_size) return fail(r.bad("a 64-bit relocation crosses its section's end"));
+        const std::uint64_t v = static_cast<std::uint64_t>(S + A);
+        std::memcpy(where, &v, 8);
+        break;
+      }
+      case R_X86_64_PC64: {
+        if (rel.rela.r_offset + 8 > sh[rel.section].sh_size) return fail(r.bad("a 64-bit relocation crosses its section's end"));
+        const std::uint64_t v = static_cast<std::uint64_t>(S + A - P);
+        std::memcpy(where, &v, 8);
+        break;
+      }
+      case R_X86_64_PC32: done = put32(S + A - P); break;
+      case R_X86_64_PLT32: {
+        const std::int64_t direct = S + A - P;
+        if (direct == static_cast<std::int32_t>(direct)) {
+          done = put32(direct);
+        } else {
+          const std::int64_t stub = static_cast<std::int64_t>(base + stubs_at + got_slot[s] * 8);
+          done = put32(stub + A - P);
+        }
+        break;
+      }
+      case R_X86_64_GOTPCREL:
+      case R_X86_64_GOTPCRELX:
+      case R_X86_64_REX_GOTPCRELX:
+        done = put32(static_cast<std::int64_t>(base + got_at + got_slot[s] * 8) + A - P);
+        break;
+      default: {
+        return fail(r.bad(std::string(relocation_name(type)) + " (type " + std::to_string(type) + ") against '" +
+                          sym_names[s] + "' in " + section_names[rel.section] +
+                          ": thread-local data and position-dependent code cannot be loaded (build with -fPIE or -fPIC)"));
+      }
+    }
+    if (!done) return fail(done.error());
+  }
+
+  std::memcpy(reinterpret_cast<void*>(base), code.data(), code.size());
+  if (!data.empty()) std::memcpy(reinterpret_cast<void*>(data_base), data.data(), data.size());
+  if (auto s = os::protect_code(base, code_block); !s) return fail(s.error());
+
+  LoadedObject loaded;
+  loaded.code_base_ = base;
+  loaded.code_size_ = code_block;
+  loaded.total_size_ = total;
+  for (std::size_t k = 0; k < nsyms; ++k) {
+    const auto& sym = syms[k];
+    const int t = ELF64_ST_TYPE(sym.st_info);
+    if ((t != STT_FUNC && t != STT_OBJECT) || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= sh.size() ||
+        !placed.contains(sym.st_shndx))
+      continue;
+    loaded.symbols_.emplace_back(sym_names[k], address_of(placed[sym.st_shndx]) + sym.st_value);
+  }
+  return loaded;
+}
+
+}  // namespace hotpatch::engine

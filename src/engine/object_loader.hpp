@@ -1,0 +1,50 @@
+// A relocatable object (ET_REL, x86-64) linked into the process near a module: the way a patch
+// generated from a source diff carries its code. Its functions reach the module's `static`
+// functions and variables with the same rip-relative instructions the compiler wrote for the
+// module itself, which only works within ±2 GiB of them, so the code is placed there and its
+// relocations are applied here, not by dlopen. Only the sections asked for are loaded; every other
+// symbol the code uses is found through `lookup` (the module's own symbols, then other modules').
+#pragma once
+
+#include <hotpatch/error.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hotpatch::engine {
+
+/// Where a symbol the object uses but does not carry is in the process. `local` is true for a
+/// `static` one of the object's unit (look for it among that unit's statics in the module).
+using ObjectSymbolLookup = std::function<Result<std::uintptr_t>(const std::string& name, bool local)>;
+
+class LoadedObject {
+ public:
+  /// A function or variable the object defines in a loaded section.
+  std::optional<std::uintptr_t> symbol(std::string_view name) const;
+  std::uintptr_t code_base() const { return code_base_; }
+  std::size_t code_size() const { return code_size_; }
+  /// Gives the memory back; only for an object no thread could have run.
+  void unload() const;
+
+ private:
+  friend Result<LoadedObject> load_object_near(std::span<const std::uint8_t>, const std::vector<std::string>&,
+                                               std::uintptr_t, const ObjectSymbolLookup&, const std::string&);
+  std::vector<std::pair<std::string, std::uintptr_t>> symbols_;
+  std::uintptr_t code_base_ = 0;
+  std::size_t code_size_ = 0;
+  std::size_t total_size_ = 0;
+};
+
+/// Loads `sections` of `object` within rel32 reach of `near`, resolves and relocates, and makes the
+/// code executable. Never unloaded: a thread may run it for as long as the process lives. Refuses
+/// (naming the section, symbol or relocation) thread-local data, relocation types position-
+/// dependent code uses, and anything out of reach. `who` names the patch in messages.
+Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, const std::vector<std::string>& sections,
+                                      std::uintptr_t near, const ObjectSymbolLookup& lookup, const std::string& who);
+
+}  // namespace hotpatch::engine
