@@ -42,11 +42,25 @@ TEST_F(MakePatchCli, PlanPrintsWhatThePatchWouldCarry) {
   EXPECT_CONTAINS(r.output, "  calc.c:clamp_value (function, static, found by its unit's file symbol)\n");
 }
 
-TEST_F(MakePatchCli, WritingThePatchObjectIsRefusedUntilItExists) {
+TEST_F(MakePatchCli, WritesAPatchThatSaysWhatItIsAndReplaces) {
   const std::string out = project_->root + "/fix.so";
-  const auto r = run("new_function", {"--id", "fix", "--patch-version", "1", "-o", out});
+  const auto r = run("new_function_called", {"--id", "calc-fix", "--patch-version", "3", "--about", "offsets", "-o", out});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "wrote " + out + ": patch calc-fix version 3\n");
+  auto inspected = run_process({HP_HOTPATCH_TOOL, "inspect", out});
+  ASSERT_TRUE(inspected.has_value());
+  EXPECT_EQ(inspected->exit_code, 0) << inspected->output;
+  EXPECT_CONTAINS(inspected->output, "calc-fix version 3\n  about: offsets\n");
+  EXPECT_CONTAINS(inspected->output, "replaces: uses_a -> uses_a\n");
+  EXPECT_EQ(inspected->output.find("replaces: offset_of"), std::string::npos) << "a new function replaces nothing";
+}
+
+TEST_F(MakePatchCli, AFixAcrossTwoUnitsIsRefusedAndWritesNothing) {
+  const std::string out = project_->root + "/two.so";
+  const auto r = run("static_function", {"--diff", fixture_diff("same_named_static"), "--id", "two", "--patch-version", "1", "-o", out});
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_CONTAINS(r.output, "emitting the patch object is not available yet: use --plan");
+  EXPECT_CONTAINS(r.output, "the fix changes code in 2 units (calc.c, util.c)");
+  EXPECT_CONTAINS(r.output, "a patch made from a diff carries the code of one unit");
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
@@ -56,7 +70,7 @@ TEST_F(MakePatchCli, UsageErrorsExitWithTwo) {
   EXPECT_CONTAINS(r.output, "--id: 'no spaces' is invalid");
   r = run("new_function", {"--id", "fix", "--patch-version", "0", "--plan"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_CONTAINS(r.output, "--patch-version: must be 1 or more");
+  EXPECT_CONTAINS(r.output, "--patch-version: must be from 1 to 4294967295");
   r = run("new_function", {"--id", "fix", "--patch-version", "1"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_CONTAINS(r.output, "one of -o OUT.so or --plan is required");
