@@ -11,6 +11,14 @@
 #       Builds <name>.so, a patch bound to the build-id of <target> as it is linked now, or of the
 #       file at <path> (a program you did not build: /usr/sbin/nginx). Works in C, C++ or mixed
 #       projects.
+#
+#   hotpatch_add_patch_from_diff(<name> TARGET <program-or-library> | TARGET_FILE <path>
+#                                DIFF <fix.diff>... VERSION <n> [ID <id>] [ABOUT <text>]
+#                                [SOURCE_DIR <dir>] [COMPILE_COMMANDS <file>] [OUTPUT_DIRECTORY <dir>])
+#       Builds <name>.so with `hotpatch make-patch` from the fix's diff (-p1, as git diff writes it,
+#       relative to SOURCE_DIR, default the project's source directory), for <target> as it is
+#       built now. COMPILE_COMMANDS defaults to ${CMAKE_BINARY_DIR}/compile_commands.json: set
+#       CMAKE_EXPORT_COMPILE_COMMANDS ON.
 include_guard(GLOBAL)
 set(HOTPATCH_CMAKE_HELPERS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
@@ -106,4 +114,82 @@ function(hotpatch_add_patch name)
     target_link_libraries(${name} PRIVATE hotpatch::patch_api)
   endif()
   target_link_options(${name} PRIVATE -Wl,--build-id=sha1)
+endfunction()
+
+# The hotpatch tool: this build's, or the one installed beside this file (<prefix>/lib/cmake/hotpatch).
+function(hotpatch_tool_path out)
+  if(TARGET hotpatch_cli)
+    set(${out} $<TARGET_FILE:hotpatch_cli> PARENT_SCOPE)
+    return()
+  endif()
+  find_program(HOTPATCH_TOOL hotpatch HINTS ${HOTPATCH_CMAKE_HELPERS_DIR}/../../../bin NO_DEFAULT_PATH)
+  find_program(HOTPATCH_TOOL hotpatch)
+  if(NOT HOTPATCH_TOOL)
+    message(FATAL_ERROR "hotpatch: the hotpatch tool was not found (looked beside ${HOTPATCH_CMAKE_HELPERS_DIR} and in PATH)")
+  endif()
+  set(${out} ${HOTPATCH_TOOL} PARENT_SCOPE)
+endfunction()
+
+function(hotpatch_add_patch_from_diff name)
+  cmake_parse_arguments(PARSE_ARGV 1 HP "" "TARGET;TARGET_FILE;VERSION;ID;ABOUT;SOURCE_DIR;COMPILE_COMMANDS;OUTPUT_DIRECTORY"
+    "DIFF")
+  if((NOT HP_TARGET AND NOT HP_TARGET_FILE) OR NOT HP_VERSION OR NOT HP_DIFF)
+    message(FATAL_ERROR "hotpatch_add_patch_from_diff(${name}): TARGET (or TARGET_FILE), DIFF and VERSION are required")
+  endif()
+  if(HP_TARGET AND HP_TARGET_FILE)
+    message(FATAL_ERROR "hotpatch_add_patch_from_diff(${name}): give TARGET or TARGET_FILE, not both")
+  endif()
+  if(NOT HP_VERSION MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "hotpatch_add_patch_from_diff(${name}): VERSION must be a positive integer, got '${HP_VERSION}'")
+  endif()
+  if(NOT HP_ID)
+    set(HP_ID ${name})
+  endif()
+  if(NOT HP_ID MATCHES "^[A-Za-z0-9._-]+$")
+    message(FATAL_ERROR "hotpatch_add_patch_from_diff(${name}): ID may hold letters, digits, '.', '_' and '-' only")
+  endif()
+  if(NOT HP_SOURCE_DIR)
+    set(HP_SOURCE_DIR ${PROJECT_SOURCE_DIR})
+  endif()
+  if(NOT HP_COMPILE_COMMANDS)
+    if(NOT CMAKE_EXPORT_COMPILE_COMMANDS)
+      message(FATAL_ERROR "hotpatch_add_patch_from_diff(${name}): set CMAKE_EXPORT_COMPILE_COMMANDS ON (or give "
+        "COMPILE_COMMANDS): the patch is compiled with the commands that built ${HP_TARGET}${HP_TARGET_FILE}")
+    endif()
+    set(HP_COMPILE_COMMANDS ${CMAKE_BINARY_DIR}/compile_commands.json)
+  endif()
+  if(HP_TARGET_FILE)
+    if(NOT IS_ABSOLUTE "${HP_TARGET_FILE}" OR NOT EXISTS "${HP_TARGET_FILE}")
+      message(FATAL_ERROR "hotpatch_add_patch_from_diff(${name}): TARGET_FILE '${HP_TARGET_FILE}' is not an existing absolute path")
+    endif()
+    set(module ${HP_TARGET_FILE})
+    set(module_depends ${HP_TARGET_FILE})
+  else()
+    set(module $<TARGET_FILE:${HP_TARGET}>)
+    set(module_depends ${HP_TARGET})
+  endif()
+  set(diff_args)
+  set(diff_files)
+  foreach(d IN LISTS HP_DIFF)
+    get_filename_component(d ${d} ABSOLUTE)
+    list(APPEND diff_args --diff ${d})
+    list(APPEND diff_files ${d})
+  endforeach()
+  set(about_args)
+  if(HP_ABOUT)
+    set(about_args --about ${HP_ABOUT})
+  endif()
+  if(NOT HP_OUTPUT_DIRECTORY)
+    set(HP_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  endif()
+  set(output ${HP_OUTPUT_DIRECTORY}/${name}.so)
+  hotpatch_tool_path(tool)
+  add_custom_command(
+    OUTPUT ${output}
+    COMMAND ${tool} make-patch --source ${HP_SOURCE_DIR} --compile-commands ${HP_COMPILE_COMMANDS} --target ${module}
+      ${diff_args} --id ${HP_ID} --patch-version ${HP_VERSION} ${about_args} -o ${output}
+    DEPENDS ${module_depends} ${diff_files}
+    COMMENT "Making patch ${name} from ${HP_DIFF}"
+    VERBATIM)
+  add_custom_target(${name} ALL DEPENDS ${output})
 endfunction()

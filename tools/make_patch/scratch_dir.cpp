@@ -42,6 +42,12 @@ Status copy_tree(const std::string& from, const std::string& to) {
       it.disable_recursion_pending();
       continue;
     }
+    // A CMake build directory inside the tree (project/build) holds outputs, not sources, and
+    // often more bytes than the sources: never copied.
+    if (it->is_directory(ec) && fs::exists(it->path() / "CMakeCache.txt", ec)) {
+      it.disable_recursion_pending();
+      continue;
+    }
     const fs::path dest = fs::path(to) / rel;
     const auto status = it->symlink_status(ec);
     if (ec) break;
