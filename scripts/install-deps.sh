@@ -12,7 +12,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   minisign nginx-light doxygen help2man patch
   nginx-dev libpcre2-dev zlib1g-dev wrk curl
-  redis-server redis-tools
+  redis-server redis-tools bear dpkg-dev python3
 )
 
 missing=()

@@ -45,7 +45,7 @@ for kind in "${kinds[@]}"; do
       (cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0 \
         LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --output-on-failure -j"$jobs" -LE 'soak|integration|demo|long' -E engine_stress_full --timeout 900) || status=1
+        ctest --output-on-failure -j"$jobs" -LE 'soak|integration|demo|long|realworld' -E engine_stress_full --timeout 900) || status=1
       ;;
     tsan)
       dir=${HOTPATCH_TSAN_BUILD_DIR:-$root/build-tsan}

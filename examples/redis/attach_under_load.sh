@@ -7,6 +7,8 @@
 set -euo pipefail
 cli=$1 lib=$2 patch=$3 count=${4:-3} clients=${5:-50}
 work=$(mktemp -d)
+export HOTPATCH_CONTROL_DIR=$work/control  # the servers' sockets, not in root's /run/hotpatch
+mkdir -m 700 "$HOTPATCH_CONTROL_DIR"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done

@@ -29,6 +29,16 @@ using namespace std::chrono_literals;
 using hotpatch::attach::attach_runtime;
 using hotpatch::attach::AttachOptions;
 
+// The targets' control sockets go to a directory of this test's own: a target killed at the end
+// leaves its socket there, not in root's /run/hotpatch where other tests list sockets.
+const std::string& control_dir() {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/hp-attach-control-XXXXXX";
+    return std::string(::mkdtemp(tmpl));
+  }();
+  return dir;
+}
+
 // A target with its stdin and stdout on pipes.
 class Target {
  public:
@@ -40,6 +50,7 @@ class Target {
       ::dup2(in[0], 0);
       ::dup2(out[1], 1);
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      ::setenv("HOTPATCH_CONTROL_DIR", control_dir().c_str(), 1);
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);

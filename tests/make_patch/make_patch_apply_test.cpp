@@ -20,6 +20,15 @@ namespace {
 
 #define EXPECT_CONTAINS(haystack, needle) EXPECT_NE((haystack).find(needle), std::string::npos) << (haystack)
 
+// Sockets go to a directory of this test's own, not root's /run/hotpatch that other tests list.
+const std::string& control_dir() {
+  static const std::string dir = [] {
+    char tmpl[] = "/tmp/hp-make-patch-control-XXXXXX";
+    return std::string(::mkdtemp(tmpl));
+  }();
+  return dir;
+}
+
 // `prog loop` with the runtime preloaded, answering one result line per number.
 class Running {
  public:
@@ -35,6 +44,7 @@ class Running {
       ::setenv("HOTPATCH_CONTROL", "1", 1);
       ::setenv("HOTPATCH_ALLOW_UNSIGNED", "1", 1);
       ::setenv("HOTPATCH_LOG", "off", 1);
+      ::setenv("HOTPATCH_CONTROL_DIR", control_dir().c_str(), 1);
       ::execl(prog.c_str(), prog.c_str(), "loop", static_cast<char*>(nullptr));
       ::_exit(127);
     }

@@ -264,12 +264,14 @@ Result<AttachReport> on_a_safe_thread(pid_t pid, const ProcessStatus& st, const 
     reasons.clear();
     HOTPATCH_LET(tids, read_threads(pid));
     std::vector<Candidate> candidates;
+    std::vector<pid_t> busy;
     for (pid_t tid : tids) {
       auto activity = read_activity(pid, tid);
       if (!activity) continue;  // exited meanwhile
       const std::string who = "thread " + std::to_string(tid) + " (" + thread_name(pid, tid) + ")";
       if (activity->running) {
         reasons.push_back(who + " is running");
+        busy.push_back(tid);
       } else if (activity->syscall < 0) {
         reasons.push_back(who + " is stopped outside a system call");
       } else if (auto problem = syscall_problem(activity->syscall); problem && !lock_free_work) {
@@ -281,9 +283,41 @@ Result<AttachReport> on_a_safe_thread(pid_t pid, const ProcessStatus& st, const 
     std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
       return preference(a.activity.syscall) < preference(b.activity.syscall);
     });
+    // Checks a held thread and, if it will do, runs the work on it and lets it go.
+    auto use = [&](HeldThread& held, pid_t tid, long nr, std::uintptr_t pc) -> std::optional<Result<AttachReport>> {
+      const std::string who = "thread " + std::to_string(tid) + " (" + thread_name(pid, tid) + ")";
+      const std::string call = syscall_name(nr);
+      const bool temporary_mask = installs_temporary_mask(nr) && !held.at_syscall_entry();
+      std::optional<std::string> problem;
+      const auto& regs = held.registers();
+      if (!held.stopped_in_syscall(nr) || (!held.at_syscall_entry() && regs.rip != pc)) {
+        problem = "left " + call + " as it was stopped";
+      } else if (temporary_mask && (held.signal_mask() & (std::uint64_t{1} << (SIGSEGV - 1)))) {
+        problem = "blocks SIGSEGV in " + call;
+      } else if (!lock_free_work) {
+        problem = judge.stack_problem(regs.rsp);
+      }
+      if (problem) {
+        reasons.push_back(who + " in " + call + ": " + *problem);
+        if (auto s = held.release(); !s) return Result<AttachReport>(s.error());
+        return std::nullopt;
+      }
+      held.set_keep_mask(temporary_mask);
+      Status done = work(held);
+      Status released = held.release();
+      AttachReport report;
+      report.tid = tid;
+      report.waited_in = call + (held.at_syscall_entry() ? " (caught on entry)" : "");
+      report.stall = held.held_for();
+      if (!released) {
+        return Result<AttachReport>(refuse(pid, ErrorCode::internal,
+                                           "thread " + std::to_string(tid) + " could not be put back: " + released.error().what()));
+      }
+      if (!done) return Result<AttachReport>(done.error());
+      return Result<AttachReport>(report);
+    };
     for (const auto& c : candidates) {
       const std::string who = "thread " + std::to_string(c.tid) + " (" + thread_name(pid, c.tid) + ")";
-      const std::string call = syscall_name(c.activity.syscall);
       SignalsDeferred deferred;
       auto held = HeldThread::seize(pid, c.tid);
       if (!held) {
@@ -291,33 +325,22 @@ Result<AttachReport> on_a_safe_thread(pid_t pid, const ProcessStatus& st, const 
         reasons.push_back(who + ": " + held.error().message);
         continue;
       }
-      std::optional<std::string> problem;
-      const auto& regs = held->registers();
-      if (!held->stopped_in_syscall(c.activity.syscall) || regs.rip != c.activity.pc) {
-        problem = "left " + call + " as it was stopped";
-      } else if (installs_temporary_mask(c.activity.syscall) && (held->signal_mask() & (std::uint64_t{1} << (SIGSEGV - 1)))) {
-        problem = "blocks SIGSEGV in " + call;
-      } else if (!lock_free_work) {
-        problem = judge.stack_problem(regs.rsp);
-      }
-      if (problem) {
-        reasons.push_back(who + " in " + call + ": " + *problem);
-        HOTPATCH_TRY(held->release());
+      if (auto r = use(*held, c.tid, c.activity.syscall, c.activity.pc)) return *r;
+    }
+    // A busy thread (an event loop under load) is seldom found blocked, but enters its wait over
+    // and over: it is let run to the entry of such a call and stopped there.
+    for (pid_t tid : busy) {
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      SignalsDeferred deferred;
+      auto held = HeldThread::seize_at_syscall_entry(
+          pid, tid, [](long nr) { return !syscall_problem(nr).has_value(); },
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(200)));
+      if (!held) {
+        if (held.error().code == ErrorCode::permission) return refuse(pid, ErrorCode::permission, why_ptrace_was_refused(pid, st));
         continue;
       }
-      held->set_keep_mask(installs_temporary_mask(c.activity.syscall));
-      Status done = work(*held);
-      Status released = held->release();
-      AttachReport report;
-      report.tid = c.tid;
-      report.waited_in = call;
-      report.stall = held->held_for();
-      if (!released) {
-        return refuse(pid, ErrorCode::internal,
-                      "thread " + std::to_string(c.tid) + " could not be put back: " + released.error().what());
-      }
-      if (!done) return done.error();
-      return report;
+      const long nr = static_cast<long>(held->registers().orig_rax);
+      if (auto r = use(*held, tid, nr, 0)) return *r;
     }
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace hotpatch::attach {
 namespace {
@@ -92,9 +93,96 @@ Result<HeldThread> HeldThread::seize(pid_t pid, pid_t tid) {
   return t;
 }
 
+// Waits for a stop of `tid`, giving up at `deadline` (0 then: the caller interrupts it).
+int wait_stop(pid_t tid, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    int st = 0;
+    const pid_t got = ::waitpid(tid, &st, __WALL | WNOHANG);
+    if (got == tid) return st;
+    if (got < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) return 0;
+    ::usleep(20);
+  }
+}
+
+Result<HeldThread> HeldThread::seize_at_syscall_entry(pid_t pid, pid_t tid, bool (*wanted)(long nr),
+                                                      std::chrono::steady_clock::time_point deadline) {
+  HeldThread t;
+  t.pid_ = pid;
+  t.tid_ = tid;
+  if (::ptrace(PTRACE_SEIZE, tid, nullptr, reinterpret_cast<void*>(PTRACE_O_TRACESYSGOOD)) != 0)
+    return ptrace_error(pid, tid, "PTRACE_SEIZE", errno);
+  t.attached_ = true;
+  t.since_ = std::chrono::steady_clock::now();
+  if (::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0) return ptrace_error(pid, tid, "PTRACE_INTERRUPT", errno);
+  auto gone = [&] {
+    t.attached_ = false;
+    return make_error(ErrorCode::invalid_argument, thread_text(pid, tid), "exited while being stopped");
+  };
+  int deliver = 0;
+  bool stopped = false;  // at a stop where PTRACE_SYSCALL may be given
+  for (;;) {
+    if (stopped) {
+      if (::ptrace(PTRACE_SYSCALL, tid, nullptr, reinterpret_cast<void*>(static_cast<long>(deliver))) != 0)
+        return ptrace_error(pid, tid, "PTRACE_SYSCALL", errno);
+      deliver = 0;
+      stopped = false;
+    }
+    int st = wait_stop(tid, deadline);
+    if (st == 0) {
+      // Not there in time: stopped wherever it is, and let go as it was.
+      (void)::ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
+      st = wait_stop(tid, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      if (st > 0 && WIFSTOPPED(st) && (st >> 16) != PTRACE_EVENT_STOP && WSTOPSIG(st) != (SIGTRAP | 0x80))
+        t.pending_signal_ = WSTOPSIG(st);
+      if (st > 0 && WIFSTOPPED(st)) (void)::ptrace(PTRACE_GETREGS, tid, nullptr, &t.saved_);
+      (void)t.release();
+      return make_error(ErrorCode::unsafe_threads, thread_text(pid, tid), "entered no wait hotpatch knows to hold no lock in time");
+    }
+    if (st < 0 || WIFEXITED(st) || WIFSIGNALED(st)) return gone();
+    if (!WIFSTOPPED(st)) continue;
+    stopped = true;
+    if ((st >> 16) == PTRACE_EVENT_STOP) {
+      // Stopped inside a wait that fails with EINTR on a mere stop: entered again from the start,
+      // so the program never sees the EINTR (and the entry is caught like any other).
+      user_regs_struct r{};
+      unsigned char insn[2] = {};
+      if (::ptrace(PTRACE_GETREGS, tid, nullptr, &r) == 0 && static_cast<long>(r.rax) == -EINTR &&
+          returns_eintr_when_stopped(static_cast<long>(r.orig_rax)) && read_remote(pid, r.rip - 2, insn, 2) &&
+          insn[0] == 0x0f && insn[1] == 0x05) {
+        r.rax = r.orig_rax;
+        r.rip -= 2;
+        r.orig_rax = static_cast<unsigned long long>(-1);
+        (void)::ptrace(PTRACE_SETREGS, tid, nullptr, &r);
+      }
+      continue;
+    }
+    if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
+      deliver = WSTOPSIG(st);  // the program's own signal goes on to it
+      continue;
+    }
+    __ptrace_syscall_info info{};
+    if (::ptrace(PTRACE_GET_SYSCALL_INFO, tid, reinterpret_cast<void*>(sizeof info), &info) <= 0) continue;
+    if (info.op != PTRACE_SYSCALL_INFO_ENTRY || !wanted(static_cast<long>(info.entry.nr))) continue;
+    break;
+  }
+  t.at_entry_ = true;
+  t.since_ = std::chrono::steady_clock::now();  // it ran its own code until now: held from here
+  if (::ptrace(PTRACE_GETREGS, tid, nullptr, &t.saved_) != 0) return ptrace_error(pid, tid, "PTRACE_GETREGS", errno);
+  t.xstate_.resize(64 * 1024);
+  iovec io{t.xstate_.data(), t.xstate_.size()};
+  if (::ptrace(PTRACE_GETREGSET, tid, reinterpret_cast<void*>(NT_X86_XSTATE), &io) != 0)
+    return ptrace_error(pid, tid, "PTRACE_GETREGSET (extended registers)", errno);
+  t.xstate_.resize(io.iov_len);
+  if (::ptrace(PTRACE_GETSIGMASK, tid, reinterpret_cast<void*>(sizeof t.saved_mask_), &t.saved_mask_) != 0)
+    return ptrace_error(pid, tid, "PTRACE_GETSIGMASK", errno);
+  t.scratch_ = t.saved_.rsp - 128;
+  return t;
+}
+
 HeldThread::HeldThread(HeldThread&& o) noexcept
     : pid_(o.pid_), tid_(o.tid_), attached_(std::exchange(o.attached_, false)), changed_(o.changed_),
-      mask_changed_(o.mask_changed_), keep_mask_(o.keep_mask_), pending_signal_(o.pending_signal_), saved_(o.saved_),
+      mask_changed_(o.mask_changed_), keep_mask_(o.keep_mask_), at_entry_(o.at_entry_), pending_signal_(o.pending_signal_), saved_(o.saved_),
       xstate_(std::move(o.xstate_)), saved_mask_(o.saved_mask_), scratch_(o.scratch_), since_(o.since_) {}
 
 HeldThread::~HeldThread() {
@@ -103,6 +191,7 @@ HeldThread::~HeldThread() {
 
 bool HeldThread::stopped_in_syscall(long nr) const {
   if (pending_signal_ != 0 || static_cast<long>(saved_.orig_rax) != nr) return false;
+  if (at_entry_) return true;
   const long rax = static_cast<long>(saved_.rax);
   return rax == -kERESTARTSYS || rax == -kERESTARTNOINTR || rax == -kERESTARTNOHAND || rax == -kERESTART_RESTARTBLOCK ||
          (rax == -EINTR && returns_eintr_when_stopped(nr));
@@ -177,9 +266,11 @@ Result<std::uint64_t> HeldThread::call(std::uintptr_t function, std::initializer
 
 Status HeldThread::restore() {
   user_regs_struct r = saved_;
-  // A system call that came back with EINTR only because the thread stopped is entered again.
+  // A system call that came back with EINTR only because the thread stopped is entered again; so
+  // is one the thread was stopped on entry to, when calls ran in its place.
   const long nr = static_cast<long>(saved_.orig_rax);
-  if (pending_signal_ == 0 && static_cast<long>(saved_.rax) == -EINTR && returns_eintr_when_stopped(nr)) {
+  const bool eintr = pending_signal_ == 0 && static_cast<long>(saved_.rax) == -EINTR && returns_eintr_when_stopped(nr);
+  if (eintr || (at_entry_ && changed_)) {
     unsigned char insn[2] = {};
     if (read_remote(pid_, saved_.rip - 2, insn, 2) && insn[0] == 0x0f && insn[1] == 0x05) {
       r.rax = saved_.orig_rax;

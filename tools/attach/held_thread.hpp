@@ -22,6 +22,13 @@ class HeldThread {
   /// Stops thread `tid` of process `pid`. An EPERM from the kernel comes back as ErrorCode::permission.
   static Result<HeldThread> seize(pid_t pid, pid_t tid);
 
+  /// Lets thread `tid` run on to its next entry into a system call `wanted` accepts (it passes
+  /// through others) and stops it there, before the call starts: for a busy thread that is never
+  /// found blocked. At `deadline` it is let go where it is, and the error says so. A system call
+  /// it is stopped at is issued again, unchanged, when it is let go.
+  static Result<HeldThread> seize_at_syscall_entry(pid_t pid, pid_t tid, bool (*wanted)(long nr),
+                                                   std::chrono::steady_clock::time_point deadline);
+
   HeldThread(HeldThread&& other) noexcept;
   HeldThread& operator=(HeldThread&&) = delete;
   HeldThread(const HeldThread&) = delete;
@@ -34,6 +41,8 @@ class HeldThread {
   /// The thread was stopped inside system call `nr` (not at its end): the registers say it will
   /// restart or return EINTR.
   bool stopped_in_syscall(long nr) const;
+  /// Stopped on entry to a system call (seize_at_syscall_entry), not inside one.
+  bool at_syscall_entry() const { return at_entry_; }
   /// A signal arrived for the thread while it was being stopped; release() hands it back.
   int pending_signal() const { return pending_signal_; }
 
@@ -66,6 +75,7 @@ class HeldThread {
   bool changed_ = false;
   bool mask_changed_ = false;
   bool keep_mask_ = false;
+  bool at_entry_ = false;  // stopped on entry to a system call (seize_at_syscall_entry)
   int pending_signal_ = 0;
   user_regs_struct saved_{};
   std::vector<unsigned char> xstate_;
