@@ -75,9 +75,9 @@ Result<LoadedObject> link_object(void* handle, const PatchManifest& manifest, co
       HOTPATCH_LET(s, image::resolve_local_symbol(module, name, o.unit));
       return s.address;
     }
-    auto s = image::resolve_symbol(module, name, image::SymbolKind::any);
-    if (s) return s->address;
-    if (s.error().code == ErrorCode::ambiguous_symbol) return s.error();
+    // An external reference binds to the module's global of that name, never to a static of
+    // another unit that happens to share it.
+    if (auto s = image::resolve_global_symbol(module, name)) return s->address;
     if (void* p = dlsym(RTLD_DEFAULT, name.c_str())) return reinterpret_cast<std::uintptr_t>(p);
     return make_error(ErrorCode::symbol_not_found, name,
                       "the patch's code uses it, and neither " + module.name + " nor a library loaded in the process defines it");

@@ -157,6 +157,25 @@ Result<ResolvedSymbol> resolve_local_symbol(const LoadedModule& module, const st
   return ResolvedSymbol{s.name, module.base + s.value, s.size, s.type == STT_FUNC};
 }
 
+Result<ResolvedSymbol> resolve_global_symbol(const LoadedModule& module, const std::string& name) {
+  HOTPATCH_LET(syms, load(module));
+  std::vector<std::size_t> hits;
+  {
+    std::lock_guard lock(cache().mutex);
+    auto [lo, hi] = syms->by_name.equal_range(name);
+    for (auto it = lo; it != hi; ++it)
+      if (syms->symbols[it->second].bind != STB_LOCAL) hits.push_back(it->second);
+  }
+  if (hits.empty())
+    return make_error(ErrorCode::symbol_not_found, name, "no global symbol of that name in " + module.name);
+  // A global and its weak alias may both be listed; a strong definition wins, as at link time.
+  std::sort(hits.begin(), hits.end(), [&](std::size_t a, std::size_t b) {
+    return (syms->symbols[a].bind == STB_GLOBAL) > (syms->symbols[b].bind == STB_GLOBAL);
+  });
+  const ElfSymbol& s = syms->symbols[hits.front()];
+  return ResolvedSymbol{s.name, module.base + s.value, s.size, s.type == STT_FUNC};
+}
+
 Result<std::vector<ResolvedSymbol>> vtables_of(const LoadedModule& module) {
   HOTPATCH_LET(syms, load(module));
   std::vector<ResolvedSymbol> out;

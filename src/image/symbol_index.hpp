@@ -27,6 +27,10 @@ Result<ResolvedSymbol> resolve_symbol(const LoadedModule& module, const std::str
 /// STT_FILE symbol, e.g. "parser.c"); several units of that name are refused as ambiguous.
 Result<ResolvedSymbol> resolve_local_symbol(const LoadedModule& module, const std::string& name, const std::string& unit);
 
+/// The global (or weak) function or variable `name` of the module, passing over `static` ones of
+/// the same name in other units: what a reference to an external symbol binds to at link time.
+Result<ResolvedSymbol> resolve_global_symbol(const LoadedModule& module, const std::string& name);
+
 /// Every vtable (_ZTV*) of a module, as address ranges of pointer arrays.
 Result<std::vector<ResolvedSymbol>> vtables_of(const LoadedModule& module);
 

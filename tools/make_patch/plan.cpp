@@ -94,7 +94,10 @@ Status write_patch(const MakePatchOptions& o, const Plan& plan, const std::vecto
   carried.object = &unit->patched;
   for (const auto& f : plan.changed) {
     carried.functions.insert(f.symbol);
-    if (f.in_target) carried.replaces.emplace_back(f.symbol, f.symbol);
+    // A cold part is entered by jumps from its own function, never called: it comes along with
+    // the new version of that function and is not redirected itself (old code jumping into new
+    // code would mix two stack layouts).
+    if (f.in_target && f.symbol.find(".cold") == std::string::npos) carried.replaces.emplace_back(f.symbol, f.symbol);
   }
   for (const auto& f : plan.added) carried.functions.insert(f.symbol);
   for (const auto& v : plan.new_variables) carried.variables.insert(v.symbol);
