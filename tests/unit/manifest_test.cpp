@@ -73,6 +73,28 @@ TEST(Manifest, Refusals) {
   EXPECT_THAT(error_of(huge), HasSubstr("larger than 1 MiB"));
 }
 
+// A patch made from a diff: its object, the sections to load, the functions it replaces.
+TEST(Manifest, ObjectRecords) {
+  const std::string object = rec({"O", "hotpatch_object", "4096", "calc.c"}) + rec({"L", ".text.f"}) + rec({"L", ".rodata.f.str1.1"});
+  auto m = parse(kPatch + kTarget + object + rec({"X", "f", "f"}));
+  ASSERT_TRUE(m.has_value()) << m.error().what();
+  ASSERT_TRUE(m->object.has_value());
+  EXPECT_EQ(m->object->symbol, "hotpatch_object");
+  EXPECT_EQ(m->object->size, 4096u);
+  EXPECT_EQ(m->object->unit, "calc.c");
+  EXPECT_EQ(m->object->sections, (std::vector<std::string>{".text.f", ".rodata.f.str1.1"}));
+  ASSERT_EQ(m->replaces.size(), 1u);
+  EXPECT_TRUE(m->replaces[0].from_object);
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"L", ".text.f"}) + object + rec({"X", "f", "f"})),
+              HasSubstr("a section record comes before the object record"));
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"X", "f", "f"}) + object), HasSubstr("a replacement from the object comes before"));
+  EXPECT_THAT(error_of(kPatch + kTarget + object + object + rec({"X", "f", "f"})), HasSubstr("carries two objects"));
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"O", "o", "0", "u"}) + rec({"L", ".t"}) + rec({"X", "f", "f"})),
+              HasSubstr("object size '0' is not a number of bytes from 1 to 256 MiB"));
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"O", "o", "12", "u"}) + rec({"X", "f", "f"})), HasSubstr("names no section to load"));
+  EXPECT_THAT(error_of(kPatch + kTarget + object + rec({"X", "f", "f"}) + rec({"X", "f", "g"})), HasSubstr("'f' is replaced twice"));
+}
+
 TEST(Manifest, MissingFile) {
   auto r = hotpatch::read_patch_manifest("/nonexistent/x.so");
   ASSERT_FALSE(r.has_value());
