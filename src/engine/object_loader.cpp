@@ -15,7 +15,7 @@ namespace {
 // Everything the code reaches with a 32-bit displacement stays this close to `near`.
 constexpr std::uint64_t kReach = (1ull << 31) - (64ull << 20);
 constexpr std::size_t kPage = 4096;
-constexpr std::size_t kMaxSections = 1 << 16;
+constexpr std::size_t kMaxLoaded = 256u << 20;
 
 struct Placed {
   std::size_t index = 0;       // section header index
@@ -82,7 +82,7 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
   Reader r(object, who);
   HOTPATCH_LET(eh, r.at<Elf64_Ehdr>(0));
   if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_REL ||
-      eh.e_machine != EM_X86_64 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 || eh.e_shnum > kMaxSections)
+      eh.e_machine != EM_X86_64 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0)
     return r.bad("not an x86-64 relocatable object");
   std::vector<Elf64_Shdr> sh(eh.e_shnum);
   for (std::size_t i = 0; i < sh.size(); ++i) {
@@ -116,10 +116,12 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
     const auto& s = sh[i];
     if (!(s.sh_flags & SHF_ALLOC)) return r.bad("section " + name + " is not loadable");
     if (s.sh_flags & SHF_TLS) return r.bad("section " + name + " holds thread-local data, which a patch cannot add");
+    if (s.sh_size > kMaxLoaded) return r.bad("section " + name + " is larger than 256 MiB");
     Placed p{i, !(s.sh_flags & SHF_WRITE), 0};
     std::size_t& end = p.code_part ? code_end : data_end;
     p.offset = align_up(end, std::max<std::size_t>(s.sh_addralign, 1));
     end = p.offset + s.sh_size;
+    if (end > kMaxLoaded) return r.bad("the sections to load add up to more than 256 MiB");
     placed[i] = p;
   }
 
@@ -180,7 +182,7 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
 
   std::vector<std::uint8_t> code(code_block, 0), data(total - code_block, 0);
   for (const auto& [i, p] : placed) {
-    if (sh[i].sh_type == SHT_NOBITS) continue;
+    if (sh[i].sh_type == SHT_NOBITS || sh[i].sh_size == 0) continue;
     auto& block = p.code_part ? code : data;
     std::memcpy(block.data() + p.offset, object.data() + sh[i].sh_offset, sh[i].sh_size);
   }
@@ -205,6 +207,7 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
       // named by the symbol that starts the section (one per section with -ffunction-sections
       // and -fdata-sections).
       const std::size_t sec = sym.st_shndx;
+      if (sec == SHN_UNDEF || sec >= sh.size()) return fail(r.bad("section symbol " + std::to_string(s) + " names no section"));
       std::optional<std::size_t> named;
       for (std::size_t k = 0; k < nsyms; ++k) {
         const int t = ELF64_ST_TYPE(syms[k].st_info);
@@ -295,9 +298,11 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
     if (!done) return fail(done.error());
   }
 
-  std::memcpy(reinterpret_cast<void*>(base), code.data(), code.size());
+  if (!code.empty()) std::memcpy(reinterpret_cast<void*>(base), code.data(), code.size());
   if (!data.empty()) std::memcpy(reinterpret_cast<void*>(data_base), data.data(), data.size());
-  if (auto s = os::protect_code(base, code_block); !s) return fail(s.error());
+  if (code_block != 0) {
+    if (auto s = os::protect_code(base, code_block); !s) return fail(s.error());
+  }
 
   LoadedObject loaded;
   loaded.code_base_ = base;

@@ -26,6 +26,9 @@ std::uint64_t distance(std::uintptr_t a, std::uintptr_t b) { return a > b ? a - 
 
 Result<std::uintptr_t> map_near(std::uintptr_t near, std::size_t size, std::uint64_t max_distance) {
   const std::size_t page = page_size();
+  if (size == 0 || size > max_distance)
+    return make_error(ErrorCode::internal, hex(near), "cannot map " + std::to_string(size) + " bytes within " +
+                                                          std::to_string(max_distance >> 20) + " MiB of it");
   size = (size + page - 1) & ~(page - 1);
   for (int attempt = 0; attempt < 8; ++attempt) {
     auto maps = read_memory_map();
@@ -37,7 +40,7 @@ Result<std::uintptr_t> map_near(std::uintptr_t near, std::size_t size, std::uint
     std::uintptr_t gap_start = kLowestAddress;
     for (std::size_t i = 0; i <= maps->size(); ++i) {
       const std::uintptr_t gap_end = i < maps->size() ? (*maps)[i].start : kHighestAddress;
-      if (gap_end > gap_start + size + 2 * page) {
+      if (gap_end > gap_start && gap_end - gap_start > size + 2 * page) {
         const std::uintptr_t lo = gap_start + page, hi = gap_end - page - size;
         std::uintptr_t spot = std::clamp<std::uintptr_t>(near & ~(page - 1), lo, hi);
         const std::uint64_t d = std::max(distance(spot, near), distance(spot + size, near));
