@@ -2,7 +2,8 @@
  * waits in the way MODE names and, for each line on stdin, prints "answer N" (answer() is what a
  * patch replaces). Every wait is checked: a surprise EINTR, a changed errno or a changed signal
  * mask is printed and ends the program with a code of its own, so a test sees the borrowing.
- *   attach_target epoll|read|poll|nanosleep|spin [block-all] [deny-wx]
+ *   attach_target epoll|read|poll|nanosleep|spin|fgets [block-all] [deny-wx]
+ * fgets: the main thread waits inside stdio (fgets holds stdin's lock while it reads).
  * nanosleep: one 2 s sleep first, then "slept MS", then it reads lines as `read` does.
  * block-all: every thread blocks every signal, and a second thread waits in epoll_wait for ever.
  * deny-wx: a seccomp filter refuses mprotect(PROT_EXEC) with EACCES, as systemd's
@@ -118,6 +119,11 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "spin") == 0) {
     for (volatile unsigned long i = 0;; ++i) {
     }
+  }
+  if (strcmp(mode, "fgets") == 0) {
+    char line[128];
+    while (fgets(line, sizeof line, stdin) != NULL) reply();
+    return 0;
   }
   if (strcmp(mode, "nanosleep") == 0) {
     struct timespec start, end, two = {2, 0};

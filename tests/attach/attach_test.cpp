@@ -336,6 +336,19 @@ TEST(Attach, RefusesWhenNoThreadReachesASafePoint) {
   EXPECT_TRUE(t.alive());
 }
 
+// fgets holds stdin's lock while it waits in read(): that thread is no place to load anything.
+TEST(Attach, PassesOverAThreadWaitingInsideStdio) {
+  Target t({HP_TARGET, "fgets"});
+  ASSERT_EQ(t.line(), "ready");
+  std::this_thread::sleep_for(100ms);
+  AttachOptions o = unsigned_options();
+  o.wait = 300ms;
+  const std::string e = attach_error(t.pid(), o);
+  EXPECT_NE(e.find("in read: was called from "), std::string::npos) << e;
+  EXPECT_NE(e.find("which may hold a lock the runtime's loading needs"), std::string::npos) << e;
+  EXPECT_EQ(t.ask(), "answer 42");
+}
+
 TEST(Attach, RefusesAnotherUsersProcess) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the caller as another user";
   Target t({HP_TARGET, "epoll"});

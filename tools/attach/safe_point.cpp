@@ -8,9 +8,12 @@
 namespace hotpatch::attach {
 namespace {
 
-// How far up the stack return addresses are looked for: deeper frames are the program's own
-// loop (main, an event loop), far from any library call in progress.
-constexpr std::size_t kScanBytes = 32 * 1024;
+// How far up the stack return addresses are looked for. A library call holding a lock is a few
+// frames above the system call: fgets down to read is about 1 KiB, dlopen down to the loader's
+// read or mmap about 4 KiB. Further up are the program's own frames (main, its event loop), whose
+// uninitialised slots still hold return addresses of whatever ran there before (the loader, at
+// start-up): read as frames, they would keep a thread from ever being taken.
+constexpr std::size_t kScanBytes = 8 * 1024;
 // The call needs this much stack: dlopen, the runtime's constructors and its start.
 constexpr std::size_t kNeededStack = 192 * 1024;
 
@@ -130,14 +133,16 @@ std::optional<std::string> SafePointJudge::stack_problem(std::uintptr_t sp) cons
   const std::size_t bytes = std::min<std::size_t>(kScanBytes, stack->end - sp) & ~std::size_t{7};
   std::vector<std::uint64_t> words(bytes / 8);
   if (!words.empty() && !read_remote(pid_, sp, words.data(), bytes)) return "its stack cannot be read";
-  for (std::uint64_t w : words) {
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    const std::uint64_t w = words[k];
     const Mapping* m = mapping_of(w);
     if (m == nullptr || !m->executable) continue;
+    const std::string where = " (a return address " + std::to_string(k * 8) + " bytes above its stack pointer)";
     if (m->path.find("/ld-linux") != std::string::npos && follows_a_call(w))
-      return "is inside the dynamic loader (a loader lock may be held)";
+      return "is inside the dynamic loader, which may hold its lock" + where;
     if (m->path != libc_.path()) continue;
     if (const RemoteFunction* f = libc_.containing(w); f != nullptr && takes_a_lock(f->name) && follows_a_call(w)) {
-      return "was called from " + f->name + " (which may hold a lock the runtime's loading needs)";
+      return "was called from " + f->name + ", which may hold a lock the runtime's loading needs" + where;
     }
   }
   return std::nullopt;
