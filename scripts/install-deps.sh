@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libzydis-dev libelf-dev libunwind-dev
+  libzydis-dev libelf-dev libdw-dev libunwind-dev
   libcurl4-openssl-dev libsodium-dev nlohmann-json3-dev
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

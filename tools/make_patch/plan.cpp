@@ -5,6 +5,7 @@
 
 #include "make_patch/compile_commands.hpp"
 #include "make_patch/function_facts.hpp"
+#include "make_patch/layout_check.hpp"
 #include "make_patch/scratch_dir.hpp"
 #include "make_patch/source_diff.hpp"
 #include "make_patch/target_check.hpp"
@@ -238,6 +239,7 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
                                "): the running process keeps its data");
       }
     }
+    HOTPATCH_TRY(check_layouts(c.unit.name, c.original.path, c.patched.path, refused_data, plan.notes));
     for (const auto& f : check.changed) add_imports(c, f.symbol, carried, target, imports);
     for (const auto& f : plan.added)
       if (f.unit == c.unit.name) add_imports(c, f.symbol, carried, target, imports);
