@@ -7,6 +7,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <map>
@@ -292,6 +293,11 @@ class LoadableElfChecker {
     return std::memchr(p + offset, 0, elf_.strsz_ - offset) != nullptr;
   }
 
+  // Only after string_ok(offset).
+  std::string_view string_at(std::uint64_t offset) const {
+    return reinterpret_cast<const char*>(elf_.file_bytes(elf_.strtab_, elf_.strsz_)) + offset;
+  }
+
   Status sysv_hash_count(std::uint64_t& count) {
     std::uint32_t head[2]{};
     if (!read_vaddr(elf_.hash_, head)) return fail("DT_HASH " + hex(elf_.hash_) + " is not inside the file part of a PT_LOAD segment");
@@ -392,6 +398,11 @@ class LoadableElfChecker {
         if (n == kMaxVersionRecords || !read_vaddr(at, vn)) return fail("DT_VERNEED record at " + hex(at) + " is outside the object");
         if (vn.vn_version != 1) return fail("DT_VERNEED record has version " + dec(vn.vn_version) + ", not 1");
         if (!string_ok(vn.vn_file)) return fail("DT_VERNEED names a file outside the string table");
+        // ld.so looks the file up among the object's dependencies and asserts (aborting the whole
+        // process) when it is not one of them.
+        const std::string_view file = string_at(vn.vn_file);
+        if (std::none_of(needed_.begin(), needed_.end(), [&](std::uint64_t o) { return string_at(o) == file; }))
+          return fail("DT_VERNEED names versions of " + std::string(file) + ", which is not a DT_NEEDED library of the object");
         std::uint64_t aux = at + vn.vn_aux;
         for (std::size_t k = 0; vn.vn_cnt != 0; ++k) {
           Elf64_Vernaux va{};

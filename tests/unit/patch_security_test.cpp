@@ -195,6 +195,17 @@ TEST_F(PatchSecurityTest, WithoutMemfdOnlyTheCheckedFileContentIsLoaded) {
                                        "16 file refused, 17 file not applied";
 }
 
+// Found by fuzzing: ld.so asserts, aborting the whole process, when a version requirement names a
+// library the object does not need.
+TEST_F(PatchSecurityTest, VersionsOfALibraryTheObjectDoesNotNeedAreRefusedAndTheProcessLives) {
+  ElfBytes elf(read_bytes(patch_path("constructor_trace")));  // needs libc.so.6, with versions
+  auto* vn = reinterpret_cast<Elf64_Verneed*>(elf.b.data() + elf.offset_of(elf.dyn(DT_VERNEED)->d_un.d_ptr));
+  vn->vn_file = static_cast<Elf64_Word>(elf.dyn(DT_NEEDED)->d_un.d_val + 1);  // "ibc.so.6"
+  EXPECT_THAT(refused_malformed(elf.b),
+              HasSubstr("DT_VERNEED names versions of ibc.so.6, which is not a DT_NEEDED library of the object"));
+  EXPECT_EQ(hp_c_add(1), 2);
+}
+
 struct Corruption {
   const char* name;
   void (*apply)(ElfBytes&);
