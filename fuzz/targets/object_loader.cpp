@@ -41,7 +41,7 @@ std::vector<std::string> section_names(const std::uint8_t* data, std::size_t siz
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   auto sections = section_names(data, size);
   if (sections.empty()) sections.push_back(".text");
-  auto lookup = [](const std::string&, bool) -> hotpatch::Result<std::uintptr_t> {
+  auto lookup = [](const std::string&, bool, const std::string&) -> hotpatch::Result<std::uintptr_t> {
     return reinterpret_cast<std::uintptr_t>(g_program);
   };
   auto loaded = hotpatch::engine::load_object_near({data, size}, sections, reinterpret_cast<std::uintptr_t>(g_program),

@@ -15,13 +15,15 @@ namespace hotpatch {
 struct ManifestReplacement {
   std::string target_symbol;       ///< C name, mangled C++ name or demangled C++ signature
   std::string replacement_symbol;  ///< exported pointer in the patch that holds the new function
-  /// The new function is `replacement_symbol` of the patch's embedded object (a patch made by
-  /// `hotpatch make-patch`), not a pointer the patch exports.
+  /// The new function is `replacement_symbol` of one of the patch's embedded objects (a patch made
+  /// by `hotpatch make-patch`), not a pointer the patch exports.
   bool from_object = false;
+  std::size_t object = 0;  ///< with from_object: index into PatchManifest::objects
 };
 
-/// A relocatable object a patch carries (`hotpatch make-patch`): linked into the process next to
-/// the target module, so its code reaches the module's statics as the module's own code does.
+/// A relocatable object a patch carries (`hotpatch make-patch`), one per fixed unit: linked into the
+/// process next to the target module, so its code reaches the module's statics as the module's
+/// own code does.
 struct ManifestObject {
   std::string symbol;                 ///< exported array holding the object's bytes
   std::uint64_t size = 0;             ///< its length
@@ -46,7 +48,7 @@ struct PatchManifest {
   std::vector<ManifestImport> imports;
   /// HOTPATCH_CONSISTENCY(stack): applied only when no thread has a replaced function on its stack.
   bool stack_consistency = false;
-  std::optional<ManifestObject> object;
+  std::vector<ManifestObject> objects;
 };
 
 /// Reads and validates the manifest of a patch file without running any of its code.

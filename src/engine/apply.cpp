@@ -59,20 +59,21 @@ Status check_offered_as(const PatchManifest& manifest, const ApplyOptions& optio
   return {};
 }
 
-// Fills in each target's replacement and points each import at its target; returns the import
-// slots, bound again if the target module is ever loaded again.
-// A patch made from a diff: its object linked next to the target module. Its references to what
-// it does not carry are the program's: the module's statics of its unit and other symbols, then
-// whatever library the program's own calls bind to.
-Result<LoadedObject> link_object(void* handle, const PatchManifest& manifest, const ApplyPlan& plan,
-                                 const std::string& who) {
-  const ManifestObject& o = *manifest.object;
-  const auto* bytes = static_cast<const std::uint8_t*>(dlsym(handle, o.symbol.c_str()));
-  if (bytes == nullptr) return make_error(ErrorCode::malformed_patch, o.symbol, "the patch does not export its object");
+// A patch made from a diff: its objects (one per fixed unit) linked together next to the target
+// module. Their references to what no object carries are the program's: the module's statics of
+// the object's unit and other symbols, then whatever library the program's own calls bind to.
+Result<LoadedObject> link_objects(void* handle, const PatchManifest& manifest, const ApplyPlan& plan,
+                                  const std::string& who) {
+  std::vector<ObjectToLoad> objects;
+  for (const ManifestObject& o : manifest.objects) {
+    const auto* bytes = static_cast<const std::uint8_t*>(dlsym(handle, o.symbol.c_str()));
+    if (bytes == nullptr) return make_error(ErrorCode::malformed_patch, o.symbol, "the patch does not export its object");
+    objects.push_back({{bytes, o.size}, o.sections, o.unit});
+  }
   const LoadedModule& module = plan.module;
-  auto lookup = [&](const std::string& name, bool local) -> Result<std::uintptr_t> {
+  auto lookup = [&](const std::string& name, bool local, const std::string& unit) -> Result<std::uintptr_t> {
     if (local) {
-      HOTPATCH_LET(s, image::resolve_local_symbol(module, name, o.unit));
+      HOTPATCH_LET(s, image::resolve_local_symbol(module, name, unit));
       return s.address;
     }
     // An external reference binds to the module's global of that name, never to a static of
@@ -82,15 +83,17 @@ Result<LoadedObject> link_object(void* handle, const PatchManifest& manifest, co
     return make_error(ErrorCode::symbol_not_found, name,
                       "the patch's code uses it, and neither " + module.name + " nor a library loaded in the process defines it");
   };
-  return load_object_near({bytes, o.size}, o.sections, module.base, lookup, who);
+  return load_objects_near(objects, module.base, lookup, who);
 }
 
+// Fills in each target's replacement and points each import at its target; returns the import
+// slots, bound again if the target module is ever loaded again.
 Result<std::vector<ImportSlot>> bind(void* handle, const PatchManifest& manifest, ApplyPlan& plan,
                                      const LoadedObject* object) {
   for (std::size_t i = 0; i < plan.targets.size(); ++i) {
     const std::string& var = manifest.replaces[i].replacement_symbol;
     if (manifest.replaces[i].from_object) {
-      auto at = object != nullptr ? object->symbol(var) : std::nullopt;
+      auto at = object != nullptr ? object->symbol(manifest.replaces[i].object, var) : std::nullopt;
       if (!at) return make_error(ErrorCode::malformed_patch, var, "the patch's object does not define this function");
       plan.targets[i].replacement = *at;
       continue;
@@ -275,8 +278,8 @@ Result<AppliedPatch> Engine::apply_locked(const PatchImage& image, const ApplyOp
     }
     return prefixed(std::move(e), who);
   };
-  if (manifest.object) {
-    auto linked = link_object(handle, manifest, plan, who);
+  if (!manifest.objects.empty()) {
+    auto linked = link_objects(handle, manifest, plan, who);
     if (!linked) return fail(linked.error());
     object = std::move(*linked);
   }

@@ -53,8 +53,8 @@ Result<ApplyPlan> plan_apply(const LoadedModule& module, const PatchManifest& ma
   for (const auto& r : manifest.replaces) {
     auto sym = image::resolve_symbol(module, r.target_symbol, image::SymbolKind::function);
     // A patch made from a diff knows its unit: a static of that name in several units is the unit's.
-    if (!sym && sym.error().code == ErrorCode::ambiguous_symbol && r.from_object && manifest.object)
-      sym = image::resolve_local_symbol(module, r.target_symbol, manifest.object->unit);
+    if (!sym && sym.error().code == ErrorCode::ambiguous_symbol && r.from_object && r.object < manifest.objects.size())
+      sym = image::resolve_local_symbol(module, r.target_symbol, manifest.objects[r.object].unit);
     if (!sym) return prefixed(sym.error(), who);
     if (!seen.insert(sym->address).second)
       return make_error(ErrorCode::malformed_patch, who, "replaces '" + sym->name + "' twice (under two names)");

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,8 @@ namespace {
 
 constexpr std::size_t kMaxSectionSize = 1 << 20;
 constexpr std::size_t kMaxFieldSize = 4096;
+// One per fixed unit; far more than any fix spans, and a bound on what a hostile manifest costs.
+constexpr std::size_t kMaxObjects = 256;
 
 bool valid_id(const std::string& id) {
   return !id.empty() && id.size() <= 128 &&
@@ -56,6 +59,11 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
   PatchManifest m;
   bool have_patch = false, have_target = false;
   std::set<std::string> targets, variables;
+  auto object_index = [&](const std::string& symbol) -> std::optional<std::size_t> {
+    for (std::size_t k = 0; k < m.objects.size(); ++k)
+      if (m.objects[k].symbol == symbol) return k;
+    return std::nullopt;
+  };
   for (const auto& r : records) {
     const std::string& kind = r[0];
     if (kind == "P") {
@@ -89,22 +97,26 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
       if (!variables.insert(r[2]).second) return malformed("import variable '" + r[2] + "' is declared twice");
       m.imports.push_back({r[1], r[2]});
     } else if (kind == "O") {
-      if (m.object) return malformed("the patch carries two objects (two O records)");
       if (r.size() != 4) return malformed("an object record has " + std::to_string(r.size()) + " fields");
+      if (m.objects.size() == kMaxObjects) return malformed("the patch carries more than " + std::to_string(kMaxObjects) + " objects");
       const std::string& n = r[2];
       if (n.empty() || n.size() > 10 || !std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isdigit(c); }) ||
           std::stoull(n) == 0 || std::stoull(n) > (256ull << 20))
         return malformed("object size '" + n + "' is not a number of bytes from 1 to 256 MiB");
-      m.object = ManifestObject{r[1], std::stoull(n), r[3], {}};
+      if (object_index(r[1])) return malformed("object '" + r[1] + "' is declared twice");
+      m.objects.push_back(ManifestObject{r[1], std::stoull(n), r[3], {}});
     } else if (kind == "L") {
-      if (!m.object) return malformed("a section record comes before the object record");
-      if (r.size() != 2 || r[1].empty()) return malformed("a section record has " + std::to_string(r.size()) + " fields");
-      m.object->sections.push_back(r[1]);
+      if (r.size() != 3 || r[2].empty()) return malformed("a section record has " + std::to_string(r.size()) + " fields");
+      auto o = object_index(r[1]);
+      if (!o) return malformed("a section record names object '" + r[1] + "', which no earlier object record declares");
+      m.objects[*o].sections.push_back(r[2]);
     } else if (kind == "X") {
-      if (!m.object) return malformed("a replacement from the object comes before the object record");
-      if (r.size() != 3) return malformed("an object replacement record has " + std::to_string(r.size()) + " fields");
-      if (!targets.insert(r[1]).second) return malformed("'" + r[1] + "' is replaced twice");
-      m.replaces.push_back({r[1], r[2], true});
+      if (r.size() != 4) return malformed("an object replacement record has " + std::to_string(r.size()) + " fields");
+      auto o = object_index(r[3]);
+      if (!o) return malformed("a replacement names object '" + r[3] + "', which no earlier object record declares");
+      // Statics of the same name in two units are two targets.
+      if (!targets.insert(r[1] + '\0' + m.objects[*o].unit).second) return malformed("'" + r[1] + "' is replaced twice");
+      m.replaces.push_back({r[1], r[2], true, *o});
     } else if (kind == "C") {
       if (r.size() != 2 || r[1] != "stack")
         return malformed("HOTPATCH_CONSISTENCY names '" + (r.size() > 1 ? r[1].substr(0, 32) : std::string()) +
@@ -118,7 +130,8 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
   if (!have_target)
     return malformed("no HOTPATCH_TARGET record: the patch is not bound to a build (build it with hotpatch_add_patch)");
   if (m.replaces.empty()) return malformed("the patch replaces nothing (no HOTPATCH_REPLACE record)");
-  if (m.object && m.object->sections.empty()) return malformed("the patch's object names no section to load");
+  for (const auto& o : m.objects)
+    if (o.sections.empty()) return malformed("the patch's object '" + o.symbol + "' names no section to load");
   return m;
 }
 

@@ -25,9 +25,10 @@ struct Placed {
 
 class Reader {
  public:
-  Reader(std::span<const std::uint8_t> bytes, std::string who) : bytes_(bytes), who_(std::move(who)) {}
+  Reader(std::span<const std::uint8_t> bytes, std::string who, std::string whose)
+      : bytes_(bytes), who_(std::move(who)), whose_(std::move(whose)) {}
 
-  Error bad(const std::string& what) const { return make_error(ErrorCode::malformed_patch, who_, "its object: " + what); }
+  Error bad(const std::string& what) const { return make_error(ErrorCode::malformed_patch, who_, whose_ + ": " + what); }
 
   template <class T>
   Result<T> at(std::uint64_t offset) const {
@@ -47,6 +48,7 @@ class Reader {
  private:
   std::span<const std::uint8_t> bytes_;
   std::string who_;
+  std::string whose_;
 };
 
 std::size_t align_up(std::size_t v, std::size_t a) { return a <= 1 ? v : (v + a - 1) / a * a; }
@@ -65,26 +67,36 @@ const char* relocation_name(unsigned type) {
   }
 }
 
-}  // namespace
+struct Rel {
+  std::size_t section;
+  Elf64_Rela rela;
+};
 
-std::optional<std::uintptr_t> LoadedObject::symbol(std::string_view name) const {
-  for (const auto& [n, a] : symbols_)
-    if (n == name) return a;
-  return std::nullopt;
-}
+// One object as read and checked, with its sections placed in the blocks all objects share.
+struct Parsed {
+  Reader r;
+  std::vector<Elf64_Shdr> sh;
+  std::vector<std::string> section_names;
+  std::vector<Elf64_Sym> syms;
+  std::vector<std::string> sym_names;
+  std::map<std::size_t, Placed> placed;
+  std::vector<Rel> rels;
+  std::map<std::size_t, std::uintptr_t> resolved;  // symbol index -> address
+};
 
-void LoadedObject::unload() const {
-  if (total_size_ != 0) os::unmap(code_base_, total_size_);
-}
-
-Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, const std::vector<std::string>& wanted,
-                                      std::uintptr_t near, const ObjectSymbolLookup& lookup, const std::string& who) {
-  Reader r(object, who);
+// Reads one object's headers, names and symbols, places the wanted sections after those placed
+// before (code_end and data_end grow), and collects their relocations.
+Result<Parsed> parse_and_place(const ObjectToLoad& in, const std::string& who, const std::string& whose,
+                               std::size_t& code_end, std::size_t& data_end) {
+  Parsed o{Reader(in.bytes, who, whose), {}, {}, {}, {}, {}, {}, {}};
+  const Reader& r = o.r;
+  const auto object = in.bytes;
   HOTPATCH_LET(eh, r.at<Elf64_Ehdr>(0));
   if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_REL ||
       eh.e_machine != EM_X86_64 || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0)
     return r.bad("not an x86-64 relocatable object");
-  std::vector<Elf64_Shdr> sh(eh.e_shnum);
+  auto& sh = o.sh;
+  sh.resize(eh.e_shnum);
   for (std::size_t i = 0; i < sh.size(); ++i) {
     HOTPATCH_LET(s, r.at<Elf64_Shdr>(eh.e_shoff + i * sizeof(Elf64_Shdr)));
     if (s.sh_type != SHT_NOBITS && (s.sh_offset > object.size() || object.size() - s.sh_offset < s.sh_size))
@@ -94,7 +106,8 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
   }
   if (eh.e_shstrndx >= sh.size()) return r.bad("no section name table");
   const auto& names = sh[eh.e_shstrndx];
-  std::vector<std::string> section_names(sh.size());
+  auto& section_names = o.section_names;
+  section_names.resize(sh.size());
   std::size_t symtab = 0;
   for (std::size_t i = 0; i < sh.size(); ++i) {
     HOTPATCH_LET(n, r.string(names.sh_offset, names.sh_size, sh[i].sh_name));
@@ -105,11 +118,7 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
     return r.bad("no symbol table");
   const auto& strtab = sh[sh[symtab].sh_link];
 
-  // Layout: code and constants in one block (read-only once written), then the GOT and the stubs
-  // of far calls, then a page boundary and the writable data.
-  std::map<std::size_t, Placed> placed;
-  std::size_t code_end = 0, data_end = 0;
-  for (const auto& name : wanted) {
+  for (const auto& name : in.sections) {
     auto it = std::find(section_names.begin(), section_names.end(), name);
     if (it == section_names.end()) return r.bad("has no section " + name + " (the patch names it)");
     const std::size_t i = static_cast<std::size_t>(it - section_names.begin());
@@ -122,30 +131,24 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
     p.offset = align_up(end, std::max<std::size_t>(s.sh_addralign, 1));
     end = p.offset + s.sh_size;
     if (end > kMaxLoaded) return r.bad("the sections to load add up to more than 256 MiB");
-    placed[i] = p;
+    o.placed[i] = p;
   }
 
   const std::size_t nsyms = sh[symtab].sh_size / sizeof(Elf64_Sym);
-  std::vector<Elf64_Sym> syms(nsyms);
-  std::vector<std::string> sym_names(nsyms);
+  o.syms.resize(nsyms);
+  o.sym_names.resize(nsyms);
   for (std::size_t i = 0; i < nsyms; ++i) {
     HOTPATCH_LET(s, r.at<Elf64_Sym>(sh[symtab].sh_offset + i * sizeof(Elf64_Sym)));
-    syms[i] = s;
+    o.syms[i] = s;
     HOTPATCH_LET(n, r.string(strtab.sh_offset, strtab.sh_size, s.st_name));
-    sym_names[i] = std::move(n);
+    o.sym_names[i] = std::move(n);
     if (s.st_shndx != SHN_UNDEF && s.st_shndx < SHN_LORESERVE && s.st_shndx >= sh.size())
-      return r.bad("symbol '" + sym_names[i] + "' names section " + std::to_string(s.st_shndx));
+      return r.bad("symbol '" + o.sym_names[i] + "' names section " + std::to_string(s.st_shndx));
   }
 
-  // Relocations of the loaded sections, and what they need: a GOT slot, a stub for a far call.
-  struct Rel {
-    std::size_t section;
-    Elf64_Rela rela;
-  };
-  std::vector<Rel> rels;
   for (std::size_t i = 0; i < sh.size(); ++i) {
     if (sh[i].sh_type == SHT_REL) return r.bad("section " + section_names[i] + " has REL relocations (x86-64 uses RELA)");
-    if (sh[i].sh_type != SHT_RELA || !placed.contains(sh[i].sh_info)) continue;
+    if (sh[i].sh_type != SHT_RELA || !o.placed.contains(sh[i].sh_info)) continue;
     if (sh[i].sh_link != symtab || sh[i].sh_entsize != sizeof(Elf64_Rela)) return r.bad("relocations not against its symbol table");
     for (std::size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Rela); ++k) {
       HOTPATCH_LET(rela, r.at<Elf64_Rela>(sh[i].sh_offset + k * sizeof(Elf64_Rela)));
@@ -153,24 +156,70 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
       const auto& target = sh[sh[i].sh_info];
       if (target.sh_type == SHT_NOBITS || rela.r_offset > target.sh_size || target.sh_size - rela.r_offset < 4)
         return r.bad("a relocation lies outside section " + section_names[sh[i].sh_info]);
-      rels.push_back({sh[i].sh_info, rela});
+      o.rels.push_back({sh[i].sh_info, rela});
+    }
+  }
+  return o;
+}
+
+bool defines_in_loaded_section(const Parsed& o, std::size_t k) {
+  const auto& sym = o.syms[k];
+  const int t = ELF64_ST_TYPE(sym.st_info);
+  return (t == STT_FUNC || t == STT_OBJECT) && sym.st_shndx != SHN_UNDEF && sym.st_shndx < o.sh.size() &&
+         o.placed.contains(sym.st_shndx);
+}
+
+}  // namespace
+
+std::optional<std::uintptr_t> LoadedObject::symbol(std::size_t object, std::string_view name) const {
+  if (object >= symbols_.size()) return std::nullopt;
+  for (const auto& [n, a] : symbols_[object])
+    if (n == name) return a;
+  return std::nullopt;
+}
+
+void LoadedObject::unload() const {
+  if (total_size_ != 0) os::unmap(code_base_, total_size_);
+}
+
+Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, const std::vector<std::string>& wanted,
+                                      std::uintptr_t near, const ObjectSymbolLookup& lookup, const std::string& who) {
+  return load_objects_near({ObjectToLoad{object, wanted, ""}}, near, lookup, who);
+}
+
+Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& inputs, std::uintptr_t near,
+                                       const ObjectSymbolLookup& lookup, const std::string& who) {
+  // Layout: code and constants of every object in one block (read-only once written), then the
+  // GOT and the stubs of far calls, then a page boundary and the writable data.
+  std::vector<Parsed> objects;
+  std::size_t code_end = 0, data_end = 0;
+  for (const auto& in : inputs) {
+    const std::string whose = inputs.size() == 1 || in.unit.empty() ? "its object" : "its object for " + in.unit;
+    HOTPATCH_LET(o, parse_and_place(in, who, whose, code_end, data_end));
+    objects.push_back(std::move(o));
+  }
+
+  // What each object defines for the others: a global function or variable in a loaded section
+  // (a new function of one unit that another calls, or the fixed version of a changed one).
+  std::map<std::string, std::pair<std::size_t, std::size_t>> shared;  // name -> (object, symbol)
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    const Parsed& o = objects[j];
+    for (std::size_t k = 0; k < o.syms.size(); ++k) {
+      if (ELF64_ST_BIND(o.syms[k].st_info) == STB_LOCAL || !defines_in_loaded_section(o, k)) continue;
+      if (!shared.emplace(o.sym_names[k], std::pair{j, k}).second)
+        return o.r.bad("defines '" + o.sym_names[k] + "', which another object of the patch defines too");
     }
   }
 
-  // Symbol values: carried ones from the layout, the rest from the process.
-  std::map<std::size_t, std::uintptr_t> resolved;  // symbol index -> address, filled below
-  std::vector<std::size_t> need;
-  for (const auto& rel : rels) need.push_back(ELF64_R_SYM(rel.rela.r_info));
-  std::sort(need.begin(), need.end());
-  need.erase(std::unique(need.begin(), need.end()), need.end());
-
-  // GOT and stub slots, one per symbol that needs them.
-  std::map<std::size_t, std::size_t> got_slot;
-  for (const auto& rel : rels) {
-    const unsigned type = ELF64_R_TYPE(rel.rela.r_info);
-    const std::size_t s = ELF64_R_SYM(rel.rela.r_info);
-    if (type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX || type == R_X86_64_PLT32)
-      got_slot.emplace(s, got_slot.size());
+  // GOT and stub slots, one per (object, symbol) that needs them.
+  std::map<std::pair<std::size_t, std::size_t>, std::size_t> got_slot;
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    for (const auto& rel : objects[j].rels) {
+      const unsigned type = ELF64_R_TYPE(rel.rela.r_info);
+      const std::size_t s = ELF64_R_SYM(rel.rela.r_info);
+      if (type == R_X86_64_GOTPCREL || type == R_X86_64_GOTPCRELX || type == R_X86_64_REX_GOTPCRELX || type == R_X86_64_PLT32)
+        got_slot.emplace(std::pair{j, s}, got_slot.size());
+    }
   }
   const std::size_t got_at = align_up(code_end, 8);
   const std::size_t stubs_at = got_at + got_slot.size() * 8;
@@ -181,54 +230,71 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
   auto address_of = [&](const Placed& p) { return (p.code_part ? base : data_base) + p.offset; };
 
   std::vector<std::uint8_t> code(code_block, 0), data(total - code_block, 0);
-  for (const auto& [i, p] : placed) {
-    if (sh[i].sh_type == SHT_NOBITS || sh[i].sh_size == 0) continue;
-    auto& block = p.code_part ? code : data;
-    std::memcpy(block.data() + p.offset, object.data() + sh[i].sh_offset, sh[i].sh_size);
+  for (const auto& in_o : objects) {
+    for (const auto& [i, p] : in_o.placed) {
+      if (in_o.sh[i].sh_type == SHT_NOBITS || in_o.sh[i].sh_size == 0) continue;
+      auto& block = p.code_part ? code : data;
+      std::memcpy(block.data() + p.offset, in_o.r.bytes().data() + in_o.sh[i].sh_offset, in_o.sh[i].sh_size);
+    }
   }
 
   auto fail = [&](Error e) -> Error {
     os::unmap(base, total);
     return e;
   };
-  for (std::size_t s : need) {
-    const auto& sym = syms[s];
-    const std::string& name = sym_names[s];
-    const int type = ELF64_ST_TYPE(sym.st_info);
-    if (type == STT_TLS) return fail(r.bad("uses thread-local variable '" + name + "', which a patch cannot reach"));
-    if (sym.st_shndx == SHN_ABS) {
-      resolved[s] = sym.st_value;
-    } else if (sym.st_shndx != SHN_UNDEF && sym.st_shndx < sh.size() && placed.contains(sym.st_shndx)) {
-      resolved[s] = address_of(placed[sym.st_shndx]) + sym.st_value;
-    } else if (sym.st_shndx == SHN_COMMON) {
-      return fail(r.bad("common symbol '" + name + "' (compile with -fno-common)"));
-    } else if (type == STT_SECTION) {
-      // A reference into a section the patch does not carry: the program's own data or code there,
-      // named by the symbol that starts the section (one per section with -ffunction-sections
-      // and -fdata-sections).
-      const std::size_t sec = sym.st_shndx;
-      if (sec == SHN_UNDEF || sec >= sh.size()) return fail(r.bad("section symbol " + std::to_string(s) + " names no section"));
-      std::optional<std::size_t> named;
-      for (std::size_t k = 0; k < nsyms; ++k) {
-        const int t = ELF64_ST_TYPE(syms[k].st_info);
-        if (syms[k].st_shndx == sec && syms[k].st_value == 0 && (t == STT_OBJECT || t == STT_FUNC)) {
-          named = k;
-          break;
+  // Symbol values: carried ones from the layout, the rest from the other objects or the process.
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    Parsed& o = objects[j];
+    const Reader& r = o.r;
+    const std::string& unit = inputs[j].unit;
+    std::vector<std::size_t> need;
+    for (const auto& rel : o.rels) need.push_back(ELF64_R_SYM(rel.rela.r_info));
+    std::sort(need.begin(), need.end());
+    need.erase(std::unique(need.begin(), need.end()), need.end());
+    for (std::size_t s : need) {
+      const auto& sym = o.syms[s];
+      const std::string& name = o.sym_names[s];
+      const int type = ELF64_ST_TYPE(sym.st_info);
+      if (type == STT_TLS) return fail(r.bad("uses thread-local variable '" + name + "', which a patch cannot reach"));
+      if (sym.st_shndx == SHN_ABS) {
+        o.resolved[s] = sym.st_value;
+      } else if (sym.st_shndx != SHN_UNDEF && sym.st_shndx < o.sh.size() && o.placed.contains(sym.st_shndx)) {
+        o.resolved[s] = address_of(o.placed[sym.st_shndx]) + sym.st_value;
+      } else if (sym.st_shndx == SHN_COMMON) {
+        return fail(r.bad("common symbol '" + name + "' (compile with -fno-common)"));
+      } else if (type == STT_SECTION) {
+        // A reference into a section the patch does not carry: the program's own data or code
+        // there, named by the symbol that starts the section (one per section with
+        // -ffunction-sections and -fdata-sections).
+        const std::size_t sec = sym.st_shndx;
+        if (sec == SHN_UNDEF || sec >= o.sh.size()) return fail(r.bad("section symbol " + std::to_string(s) + " names no section"));
+        std::optional<std::size_t> named;
+        for (std::size_t k = 0; k < o.syms.size(); ++k) {
+          const int t = ELF64_ST_TYPE(o.syms[k].st_info);
+          if (o.syms[k].st_shndx == sec && o.syms[k].st_value == 0 && (t == STT_OBJECT || t == STT_FUNC)) {
+            named = k;
+            break;
+          }
         }
+        if (!named) return fail(r.bad("refers into section " + o.section_names[sec] + ", which it does not carry and no symbol names"));
+        auto at = lookup(o.sym_names[*named], ELF64_ST_BIND(o.syms[*named].st_info) == STB_LOCAL, unit);
+        if (!at) return fail(at.error());
+        o.resolved[s] = *at;
+      } else if (auto other = shared.find(name);
+                 other != shared.end() && ELF64_ST_BIND(sym.st_info) != STB_LOCAL && other->second.first != j) {
+        const Parsed& def = objects[other->second.first];
+        const auto& d = def.syms[other->second.second];
+        o.resolved[s] = address_of(def.placed.at(d.st_shndx)) + d.st_value;
+      } else {
+        auto at = lookup(name, ELF64_ST_BIND(sym.st_info) == STB_LOCAL && sym.st_shndx != SHN_UNDEF, unit);
+        if (!at) return fail(at.error());
+        o.resolved[s] = *at;
       }
-      if (!named) return fail(r.bad("refers into section " + section_names[sec] + ", which it does not carry and no symbol names"));
-      auto at = lookup(sym_names[*named], ELF64_ST_BIND(syms[*named].st_info) == STB_LOCAL);
-      if (!at) return fail(at.error());
-      resolved[s] = *at;
-    } else {
-      auto at = lookup(name, ELF64_ST_BIND(sym.st_info) == STB_LOCAL && sym.st_shndx != SHN_UNDEF);
-      if (!at) return fail(at.error());
-      resolved[s] = *at;
     }
   }
 
-  for (const auto& [s, slot] : got_slot) {
-    const std::uint64_t value = resolved[s];
+  for (const auto& [key, slot] : got_slot) {
+    const std::uint64_t value = objects[key.first].resolved[key.second];
     std::memcpy(code.data() + got_at + slot * 8, &value, 8);
     // jmp *got(%rip); two bytes of int3 after it
     std::uint8_t stub[8] = {0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc};
@@ -238,64 +304,71 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
     std::memcpy(code.data() + stubs_at + slot * 8, stub, 8);
   }
 
-  for (const auto& rel : rels) {
-    const Placed& p = placed[rel.section];
-    auto& block = p.code_part ? code : data;
-    std::uint8_t* where = block.data() + p.offset + rel.rela.r_offset;
-    const std::uintptr_t place = address_of(p) + rel.rela.r_offset;
-    const unsigned type = ELF64_R_TYPE(rel.rela.r_info);
-    const std::size_t s = ELF64_R_SYM(rel.rela.r_info);
-    const std::int64_t S = static_cast<std::int64_t>(resolved[s]);
-    const std::int64_t A = rel.rela.r_addend;
-    const std::int64_t P = static_cast<std::int64_t>(place);
-    auto put32 = [&](std::int64_t v) -> Status {
-      if (v != static_cast<std::int32_t>(v)) {
-        return make_error(ErrorCode::not_patchable, who,
-                          "its code in " + section_names[rel.section] + " cannot reach '" + sym_names[s] + "' at " +
-                              hex(static_cast<std::uintptr_t>(S)) + " with a 32-bit displacement");
-      }
-      const auto v32 = static_cast<std::int32_t>(v);
-      std::memcpy(where, &v32, 4);
-      return {};
-    };
-    Status done;
-    switch (type) {
-      case R_X86_64_NONE: break;
-      case R_X86_64_64: {
-        if (rel.rela.r_offset + 8 > sh[rel.section].sh_size) return fail(r.bad("a 64-bit relocation crosses its section's end"));
-        const std::uint64_t v = static_cast<std::uint64_t>(S + A);
-        std::memcpy(where, &v, 8);
-        break;
-      }
-      case R_X86_64_PC64: {
-        if (rel.rela.r_offset + 8 > sh[rel.section].sh_size) return fail(r.bad("a 64-bit relocation crosses its section's end"));
-        const std::uint64_t v = static_cast<std::uint64_t>(S + A - P);
-        std::memcpy(where, &v, 8);
-        break;
-      }
-      case R_X86_64_PC32: done = put32(S + A - P); break;
-      case R_X86_64_PLT32: {
-        const std::int64_t direct = S + A - P;
-        if (direct == static_cast<std::int32_t>(direct)) {
-          done = put32(direct);
-        } else {
-          const std::int64_t stub = static_cast<std::int64_t>(base + stubs_at + got_slot[s] * 8);
-          done = put32(stub + A - P);
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    Parsed& o = objects[j];
+    const Reader& r = o.r;
+    for (const auto& rel : o.rels) {
+      const Placed& p = o.placed[rel.section];
+      auto& block = p.code_part ? code : data;
+      std::uint8_t* where = block.data() + p.offset + rel.rela.r_offset;
+      const std::uintptr_t place = address_of(p) + rel.rela.r_offset;
+      const unsigned type = ELF64_R_TYPE(rel.rela.r_info);
+      const std::size_t s = ELF64_R_SYM(rel.rela.r_info);
+      // Addends come from the object: the sums wrap as the CPU's do, and only the 32-bit range
+      // check decides whether a value fits.
+      const std::uint64_t S = o.resolved[s];
+      const std::uint64_t A = static_cast<std::uint64_t>(rel.rela.r_addend);
+      const std::uint64_t P = place;
+      auto sum = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+      auto put32 = [&](std::int64_t v) -> Status {
+        if (v != static_cast<std::int32_t>(v)) {
+          return make_error(ErrorCode::not_patchable, who,
+                            "its code in " + o.section_names[rel.section] + " cannot reach '" + o.sym_names[s] + "' at " +
+                                hex(static_cast<std::uintptr_t>(S)) + " with a 32-bit displacement");
         }
-        break;
+        const auto v32 = static_cast<std::int32_t>(v);
+        std::memcpy(where, &v32, 4);
+        return {};
+      };
+      Status done;
+      switch (type) {
+        case R_X86_64_NONE: break;
+        case R_X86_64_64: {
+          if (rel.rela.r_offset + 8 > o.sh[rel.section].sh_size) return fail(r.bad("a 64-bit relocation crosses its section's end"));
+          const std::uint64_t v = S + A;
+          std::memcpy(where, &v, 8);
+          break;
+        }
+        case R_X86_64_PC64: {
+          if (rel.rela.r_offset + 8 > o.sh[rel.section].sh_size) return fail(r.bad("a 64-bit relocation crosses its section's end"));
+          const std::uint64_t v = S + A - P;
+          std::memcpy(where, &v, 8);
+          break;
+        }
+        case R_X86_64_PC32: done = put32(sum(S + A - P)); break;
+        case R_X86_64_PLT32: {
+          const std::int64_t direct = sum(S + A - P);
+          if (direct == static_cast<std::int32_t>(direct)) {
+            done = put32(direct);
+          } else {
+            const std::uint64_t stub = base + stubs_at + got_slot[{j, s}] * 8;
+            done = put32(sum(stub + A - P));
+          }
+          break;
+        }
+        case R_X86_64_GOTPCREL:
+        case R_X86_64_GOTPCRELX:
+        case R_X86_64_REX_GOTPCRELX:
+          done = put32(sum(base + got_at + got_slot[{j, s}] * 8 + A - P));
+          break;
+        default: {
+          return fail(r.bad(std::string(relocation_name(type)) + " (type " + std::to_string(type) + ") against '" +
+                            o.sym_names[s] + "' in " + o.section_names[rel.section] +
+                            ": thread-local data and position-dependent code cannot be loaded (build with -fPIE or -fPIC)"));
+        }
       }
-      case R_X86_64_GOTPCREL:
-      case R_X86_64_GOTPCRELX:
-      case R_X86_64_REX_GOTPCRELX:
-        done = put32(static_cast<std::int64_t>(base + got_at + got_slot[s] * 8) + A - P);
-        break;
-      default: {
-        return fail(r.bad(std::string(relocation_name(type)) + " (type " + std::to_string(type) + ") against '" +
-                          sym_names[s] + "' in " + section_names[rel.section] +
-                          ": thread-local data and position-dependent code cannot be loaded (build with -fPIE or -fPIC)"));
-      }
+      if (!done) return fail(done.error());
     }
-    if (!done) return fail(done.error());
   }
 
   if (!code.empty()) std::memcpy(reinterpret_cast<void*>(base), code.data(), code.size());
@@ -308,13 +381,11 @@ Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, cons
   loaded.code_base_ = base;
   loaded.code_size_ = code_block;
   loaded.total_size_ = total;
-  for (std::size_t k = 0; k < nsyms; ++k) {
-    const auto& sym = syms[k];
-    const int t = ELF64_ST_TYPE(sym.st_info);
-    if ((t != STT_FUNC && t != STT_OBJECT) || sym.st_shndx == SHN_UNDEF || sym.st_shndx >= sh.size() ||
-        !placed.contains(sym.st_shndx))
-      continue;
-    loaded.symbols_.emplace_back(sym_names[k], address_of(placed[sym.st_shndx]) + sym.st_value);
+  loaded.symbols_.resize(objects.size());
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    const Parsed& o = objects[j];
+    for (std::size_t k = 0; k < o.syms.size(); ++k)
+      if (defines_in_loaded_section(o, k)) loaded.symbols_[j].emplace_back(o.sym_names[k], address_of(o.placed.at(o.syms[k].st_shndx)) + o.syms[k].st_value);
   }
   return loaded;
 }

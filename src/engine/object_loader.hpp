@@ -18,32 +18,48 @@
 
 namespace hotpatch::engine {
 
-/// Where a symbol the object uses but does not carry is in the process. `local` is true for a
-/// `static` one of the object's unit (look for it among that unit's statics in the module).
-using ObjectSymbolLookup = std::function<Result<std::uintptr_t>(const std::string& name, bool local)>;
+/// Where a symbol an object uses but no object of the patch carries is in the process. `local` is
+/// true for a `static` one of the object's unit, `unit` (look for it among that unit's statics).
+using ObjectSymbolLookup =
+    std::function<Result<std::uintptr_t>(const std::string& name, bool local, const std::string& unit)>;
+
+/// One object of a patch: its bytes, the sections to load, the source file of its unit.
+struct ObjectToLoad {
+  std::span<const std::uint8_t> bytes;
+  std::vector<std::string> sections;
+  std::string unit;
+};
 
 class LoadedObject {
  public:
-  /// A function or variable the object defines in a loaded section.
-  std::optional<std::uintptr_t> symbol(std::string_view name) const;
+  /// A function or variable that object number `object` defines in a loaded section.
+  std::optional<std::uintptr_t> symbol(std::size_t object, std::string_view name) const;
+  std::optional<std::uintptr_t> symbol(std::string_view name) const { return symbol(0, name); }
   std::uintptr_t code_base() const { return code_base_; }
   std::size_t code_size() const { return code_size_; }
   /// Gives the memory back; only for an object no thread could have run.
   void unload() const;
 
  private:
-  friend Result<LoadedObject> load_object_near(std::span<const std::uint8_t>, const std::vector<std::string>&,
-                                               std::uintptr_t, const ObjectSymbolLookup&, const std::string&);
-  std::vector<std::pair<std::string, std::uintptr_t>> symbols_;
+  friend Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>&, std::uintptr_t,
+                                                const ObjectSymbolLookup&, const std::string&);
+  std::vector<std::vector<std::pair<std::string, std::uintptr_t>>> symbols_;  // per object
   std::uintptr_t code_base_ = 0;
   std::size_t code_size_ = 0;
   std::size_t total_size_ = 0;
 };
 
-/// Loads `sections` of `object` within rel32 reach of `near`, resolves and relocates, and makes the
-/// code executable. Never unloaded: a thread may run it for as long as the process lives. Refuses
+/// Loads the given sections of `objects` together within rel32 reach of `near`, as a linker would:
+/// a global one object defines in a loaded section is what the others' references to that name
+/// reach; every other symbol comes from `lookup`. Resolves and relocates, and makes the code
+/// executable. Never unloaded: a thread may run it for as long as the process lives. Refuses
 /// (naming the section, symbol or relocation) thread-local data, relocation types position-
-/// dependent code uses, and anything out of reach. `who` names the patch in messages.
+/// dependent code uses, a global two objects define, and anything out of reach. `who` names the
+/// patch in messages.
+Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& objects, std::uintptr_t near,
+                                       const ObjectSymbolLookup& lookup, const std::string& who);
+
+/// The same for a patch of one object.
 Result<LoadedObject> load_object_near(std::span<const std::uint8_t> object, const std::vector<std::string>& sections,
                                       std::uintptr_t near, const ObjectSymbolLookup& lookup, const std::string& who);
 

@@ -27,8 +27,7 @@ Status check_pointer_object(const image::LoadableElf& elf, const std::string& sy
 Status check_manifest_exports(const image::LoadableElf& elf, const PatchManifest& manifest, const std::string& name) {
   for (const auto& r : manifest.replaces)
     if (!r.from_object) HOTPATCH_TRY(check_pointer_object(elf, r.replacement_symbol, false, name, "replacement pointer"));
-  if (manifest.object) {
-    const auto& o = *manifest.object;
+  for (const auto& o : manifest.objects) {
     auto sym = elf.find_export(o.symbol);
     if (!sym || sym->type != STT_OBJECT || sym->size != o.size || elf.segment_of(sym->value, sym->size) == nullptr)
       return make_error(ErrorCode::malformed_patch, name + ": " + o.symbol,

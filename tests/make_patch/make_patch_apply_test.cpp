@@ -146,5 +146,9 @@ TEST_F(MakePatchApply, NewVariableLivesInThePatch) { patch_and_compare("new_vari
 
 TEST_F(MakePatchApply, CppMemberAndVirtualFunctions) { patch_and_compare("cpp_members", "cpp-members"); }
 
+// Two fixed units linked together: calc.c's fixed code calls the function util.c's fix adds, and
+// util.c's static 'tidy' (other.c has one too) is replaced in its own unit.
+TEST_F(MakePatchApply, FixAcrossTwoUnits) { patch_and_compare("two_units", "two-units"); }
+
 }  // namespace
 }  // namespace hotpatch::make_patch::testing

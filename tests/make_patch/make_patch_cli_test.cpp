@@ -55,13 +55,21 @@ TEST_F(MakePatchCli, WritesAPatchThatSaysWhatItIsAndReplaces) {
   EXPECT_EQ(inspected->output.find("replaces: offset_of"), std::string::npos) << "a new function replaces nothing";
 }
 
-TEST_F(MakePatchCli, AFixAcrossTwoUnitsIsRefusedAndWritesNothing) {
+// A fix across two units: one object per unit, each naming its unit (the static 'tidy' of util.c
+// has a namesake in other.c).
+TEST_F(MakePatchCli, AFixAcrossTwoUnitsCarriesAnObjectForEach) {
   const std::string out = project_->root + "/two.so";
-  const auto r = run("static_function", {"--diff", fixture_diff("same_named_static"), "--id", "two", "--patch-version", "1", "-o", out});
-  EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_CONTAINS(r.output, "the fix changes code in 2 units (calc.c, util.c)");
-  EXPECT_CONTAINS(r.output, "a patch made from a diff carries the code of one unit");
-  EXPECT_FALSE(std::filesystem::exists(out));
+  const auto r = run("two_units", {"--id", "two", "--patch-version", "1", "-o", out});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "new functions (carried):\n  tidy_wide\n");
+  EXPECT_EQ(r.output.find("tidy_wide (function"), std::string::npos) << "linked inside the patch, not imported:\n" << r.output;
+  auto inspected = run_process({HP_HOTPATCH_TOOL, "inspect", out});
+  ASSERT_TRUE(inspected.has_value());
+  EXPECT_EQ(inspected->exit_code, 0) << inspected->output;
+  EXPECT_CONTAINS(inspected->output, "replaces: uses_a -> uses_a\n");
+  EXPECT_CONTAINS(inspected->output, "replaces: tidy -> tidy\n");
+  EXPECT_CONTAINS(inspected->output, "  object: calc.c (");
+  EXPECT_CONTAINS(inspected->output, "  object: util.c (");
 }
 
 TEST_F(MakePatchCli, UsageErrorsExitWithTwo) {

@@ -73,26 +73,50 @@ TEST(Manifest, Refusals) {
   EXPECT_THAT(error_of(huge), HasSubstr("larger than 1 MiB"));
 }
 
-// A patch made from a diff: its object, the sections to load, the functions it replaces.
+// A patch made from a diff: its objects (one per fixed unit), the sections to load, the functions
+// each replaces.
 TEST(Manifest, ObjectRecords) {
-  const std::string object = rec({"O", "hotpatch_object", "4096", "calc.c"}) + rec({"L", ".text.f"}) + rec({"L", ".rodata.f.str1.1"});
-  auto m = parse(kPatch + kTarget + object + rec({"X", "f", "f"}));
+  const std::string object = rec({"O", "hotpatch_object_0", "4096", "calc.c"}) + rec({"L", "hotpatch_object_0", ".text.f"}) +
+                             rec({"L", "hotpatch_object_0", ".rodata.f.str1.1"});
+  auto m = parse(kPatch + kTarget + object + rec({"X", "f", "f", "hotpatch_object_0"}));
   ASSERT_TRUE(m.has_value()) << m.error().what();
-  ASSERT_TRUE(m->object.has_value());
-  EXPECT_EQ(m->object->symbol, "hotpatch_object");
-  EXPECT_EQ(m->object->size, 4096u);
-  EXPECT_EQ(m->object->unit, "calc.c");
-  EXPECT_EQ(m->object->sections, (std::vector<std::string>{".text.f", ".rodata.f.str1.1"}));
+  ASSERT_EQ(m->objects.size(), 1u);
+  EXPECT_EQ(m->objects[0].symbol, "hotpatch_object_0");
+  EXPECT_EQ(m->objects[0].size, 4096u);
+  EXPECT_EQ(m->objects[0].unit, "calc.c");
+  EXPECT_EQ(m->objects[0].sections, (std::vector<std::string>{".text.f", ".rodata.f.str1.1"}));
   ASSERT_EQ(m->replaces.size(), 1u);
   EXPECT_TRUE(m->replaces[0].from_object);
-  EXPECT_THAT(error_of(kPatch + kTarget + rec({"L", ".text.f"}) + object + rec({"X", "f", "f"})),
-              HasSubstr("a section record comes before the object record"));
-  EXPECT_THAT(error_of(kPatch + kTarget + rec({"X", "f", "f"}) + object), HasSubstr("a replacement from the object comes before"));
-  EXPECT_THAT(error_of(kPatch + kTarget + object + object + rec({"X", "f", "f"})), HasSubstr("carries two objects"));
-  EXPECT_THAT(error_of(kPatch + kTarget + rec({"O", "o", "0", "u"}) + rec({"L", ".t"}) + rec({"X", "f", "f"})),
+  EXPECT_EQ(m->replaces[0].object, 0u);
+  const std::string x = rec({"X", "f", "f", "hotpatch_object_0"});
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"L", "hotpatch_object_0", ".text.f"}) + object + x),
+              HasSubstr("a section record names object 'hotpatch_object_0', which no earlier object record declares"));
+  EXPECT_THAT(error_of(kPatch + kTarget + x + object),
+              HasSubstr("a replacement names object 'hotpatch_object_0', which no earlier object record declares"));
+  EXPECT_THAT(error_of(kPatch + kTarget + object + object + x), HasSubstr("object 'hotpatch_object_0' is declared twice"));
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"O", "o", "0", "u"}) + rec({"L", "o", ".t"}) + rec({"X", "f", "f", "o"})),
               HasSubstr("object size '0' is not a number of bytes from 1 to 256 MiB"));
-  EXPECT_THAT(error_of(kPatch + kTarget + rec({"O", "o", "12", "u"}) + rec({"X", "f", "f"})), HasSubstr("names no section to load"));
-  EXPECT_THAT(error_of(kPatch + kTarget + object + rec({"X", "f", "f"}) + rec({"X", "f", "g"})), HasSubstr("'f' is replaced twice"));
+  EXPECT_THAT(error_of(kPatch + kTarget + rec({"O", "o", "12", "u"}) + rec({"X", "f", "f", "o"})),
+              HasSubstr("the patch's object 'o' names no section to load"));
+  EXPECT_THAT(error_of(kPatch + kTarget + object + x + rec({"X", "f", "g", "hotpatch_object_0"})), HasSubstr("'f' is replaced twice"));
+  EXPECT_THAT(error_of(kPatch + kTarget + object + rec({"L", ".text.f"}) + x), HasSubstr("a section record has 2 fields"));
+}
+
+// Two fixed units: a static of the same name in each is two targets, told apart by the unit.
+TEST(Manifest, ObjectsOfTwoUnits) {
+  const std::string a = rec({"O", "hotpatch_object_0", "64", "a.c"}) + rec({"L", "hotpatch_object_0", ".text.helper"});
+  const std::string b = rec({"O", "hotpatch_object_1", "64", "b.c"}) + rec({"L", "hotpatch_object_1", ".text.helper"});
+  auto m = parse(kPatch + kTarget + a + b + rec({"X", "helper", "helper", "hotpatch_object_1"}) +
+                 rec({"X", "helper", "helper", "hotpatch_object_0"}));
+  ASSERT_TRUE(m.has_value()) << m.error().what();
+  ASSERT_EQ(m->objects.size(), 2u);
+  EXPECT_EQ(m->objects[1].unit, "b.c");
+  ASSERT_EQ(m->replaces.size(), 2u);
+  EXPECT_EQ(m->replaces[0].object, 1u);
+  EXPECT_EQ(m->replaces[1].object, 0u);
+  std::string many = kPatch + kTarget;
+  for (int i = 0; i <= 256; ++i) many += rec({"O", "o" + std::to_string(i), "64", "u.c"});
+  EXPECT_THAT(error_of(many), HasSubstr("carries more than 256 objects"));
 }
 
 TEST(Manifest, MissingFile) {

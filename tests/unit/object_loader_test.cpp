@@ -25,7 +25,7 @@ std::vector<std::uint8_t> bytes_of(const char* path) {
 }
 
 // Symbols as the runtime would find them in the program, here this test itself.
-hotpatch::Result<std::uintptr_t> lookup(const std::string& name, bool) {
+hotpatch::Result<std::uintptr_t> lookup(const std::string& name, bool, const std::string&) {
   if (name == "program_counter") return reinterpret_cast<std::uintptr_t>(&program_counter);
   if (name == "program_twice") return reinterpret_cast<std::uintptr_t>(&program_twice);
   if (name == "program_length") return reinterpret_cast<std::uintptr_t>(&program_length);
@@ -74,7 +74,7 @@ TEST(ObjectLoader, RefusesASectionTheObjectDoesNotHave) {
 }
 
 TEST(ObjectLoader, ASymbolThatCannotBeFoundIsTheLookupsError) {
-  auto nothing = [](const std::string& name, bool) -> hotpatch::Result<std::uintptr_t> {
+  auto nothing = [](const std::string& name, bool, const std::string&) -> hotpatch::Result<std::uintptr_t> {
     return hotpatch::make_error(hotpatch::ErrorCode::symbol_not_found, name, "is nowhere");
   };
   const std::string e = error_of(HP_OBJECT_REACHES_PROGRAM, {".text.fixed_function", ".rodata.fixed_function.str1.1"}, nothing);

@@ -29,7 +29,13 @@ int run_inspect(const InspectOptions& o) {
                                {"sha256", digest->sha256},
                                {"size", digest->size}};
     out["replaces"] = nlohmann::ordered_json::array();
-    for (const auto& r : m->replaces) out["replaces"].push_back({{"symbol", r.target_symbol}, {"with", r.replacement_symbol}});
+    for (const auto& r : m->replaces) {
+      nlohmann::ordered_json row{{"symbol", r.target_symbol}, {"with", r.replacement_symbol}};
+      if (r.from_object && r.object < m->objects.size()) row["unit"] = m->objects[r.object].unit;
+      out["replaces"].push_back(std::move(row));
+    }
+    out["objects"] = nlohmann::ordered_json::array();
+    for (const auto& o : m->objects) out["objects"].push_back({{"unit", o.unit}, {"size", o.size}, {"sections", o.sections}});
     out["imports"] = nlohmann::ordered_json::array();
     for (const auto& i : m->imports) out["imports"].push_back({{"symbol", i.target_symbol}, {"into", i.variable}});
     fmt::print("{}\n", out.dump(2));
@@ -39,6 +45,9 @@ int run_inspect(const InspectOptions& o) {
              m->version, m->about, m->target_module, m->target_build_id, digest->size, digest->sha256);
   for (const auto& r : m->replaces) fmt::print("  replaces: {} -> {}\n", r.target_symbol, r.replacement_symbol);
   for (const auto& i : m->imports) fmt::print("  imports: {} into {}\n", i.target_symbol, i.variable);
+  // Patches made from a diff: one object per fixed unit, linked next to the target when applied.
+  for (const auto& o : m->objects)
+    fmt::print("  object: {} ({} bytes, {} section{} to load)\n", o.unit, o.size, o.sections.size(), o.sections.size() == 1 ? "" : "s");
   return exit_ok;
 }
 

@@ -1,7 +1,7 @@
 // Writing the patch a plan describes: a shared object with the usual records (id, version, target
-// build-id) and the fixed unit's relocatable object inside it, with the sections to load and the
-// functions they replace. The runtime links that object next to the target module, so the fixed
-// code reaches the program's statics exactly as the compiler wrote it to.
+// build-id) and each fixed unit's relocatable object inside it, with the sections to load and the
+// functions they replace. The runtime links those objects together next to the target module, so
+// the fixed code reaches the program's statics exactly as the compiler wrote it to.
 #pragma once
 
 #include "make_patch/relocatable_object.hpp"
@@ -35,8 +35,9 @@ struct CarriedUnit {
 /// program's (string literals, jump tables). What does name a program symbol stays the program's.
 Result<std::vector<std::string>> sections_to_load(const CarriedUnit& unit);
 
-/// Writes the patch to `output`, compiling a small generated source with `compiler` (a C compiler).
-Status emit_patch(const CarriedUnit& unit, const PatchIdentity& identity, const std::string& build_id,
+/// Writes the patch of `units` to `output`, compiling a small generated source with `compiler` (a C
+/// compiler).
+Status emit_patch(const std::vector<CarriedUnit>& units, const PatchIdentity& identity, const std::string& build_id,
                   const std::string& target_name, const std::string& compiler, const std::string& scratch,
                   const std::string& output);
 

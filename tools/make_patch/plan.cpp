@@ -69,48 +69,44 @@ void add_imports(const Compiled& c, const std::string& function, const std::set<
   }
 }
 
-// The patch for one fixed unit: its object, with what of it is carried and what each carried
+// The patch: for each fixed unit, its object, with what of it is carried and what each carried
 // function replaces in the target.
 Status write_patch(const MakePatchOptions& o, const Plan& plan, const std::vector<Compiled>& compiled,
                    const std::vector<bool>& linked, const TargetSymbols& target, const std::string& scratch) {
-  std::vector<std::string> units;
-  for (const auto& f : plan.changed) units.push_back(f.unit);
-  for (const auto& f : plan.added) units.push_back(f.unit);
-  for (const auto& v : plan.new_variables) units.push_back(v.unit);
-  std::sort(units.begin(), units.end());
-  units.erase(std::unique(units.begin(), units.end()), units.end());
-  if (units.size() != 1) {
-    std::string list;
-    for (const auto& u : units) list += (list.empty() ? "" : ", ") + u;
-    return make_error(ErrorCode::not_patchable, o.diffs.front(),
-                      "the fix changes code in " + std::to_string(units.size()) + " units (" + list +
-                          "); a patch made from a diff carries the code of one unit");
+  std::vector<CarriedUnit> carried;
+  std::string compiler;
+  for (std::size_t k = 0; k < compiled.size(); ++k) {
+    if (!linked[k]) continue;
+    const Compiled& unit = compiled[k];
+    CarriedUnit c;
+    c.name = unit.unit.name;
+    c.object = &unit.patched;
+    for (const auto& f : plan.changed) {
+      if (f.unit != c.name) continue;
+      c.functions.insert(f.symbol);
+      // A cold part is entered by jumps from its own function, never called: it comes along with
+      // the new version of that function and is not redirected itself (old code jumping into new
+      // code would mix two stack layouts).
+      if (f.in_target && f.symbol.find(".cold") == std::string::npos) c.replaces.emplace_back(f.symbol, f.symbol);
+    }
+    for (const auto& f : plan.added)
+      if (f.unit == c.name) c.functions.insert(f.symbol);
+    for (const auto& v : plan.new_variables)
+      if (v.unit == c.name) c.variables.insert(v.symbol);
+    if (c.functions.empty() && c.variables.empty()) continue;
+    if (compiler.empty() && !unit.unit.patched.argv.empty()) compiler = unit.unit.patched.argv.front();
+    carried.push_back(std::move(c));
   }
-  const Compiled* unit = nullptr;
-  for (std::size_t k = 0; k < compiled.size(); ++k)
-    if (linked[k] && compiled[k].unit.name == units.front()) unit = &compiled[k];
-  if (unit == nullptr) return make_error(ErrorCode::internal, units.front(), "its fixed object is gone");
-  CarriedUnit carried;
-  carried.name = unit->unit.name;
-  carried.object = &unit->patched;
-  for (const auto& f : plan.changed) {
-    carried.functions.insert(f.symbol);
-    // A cold part is entered by jumps from its own function, never called: it comes along with
-    // the new version of that function and is not redirected itself (old code jumping into new
-    // code would mix two stack layouts).
-    if (f.in_target && f.symbol.find(".cold") == std::string::npos) carried.replaces.emplace_back(f.symbol, f.symbol);
-  }
-  for (const auto& f : plan.added) carried.functions.insert(f.symbol);
-  for (const auto& v : plan.new_variables) carried.variables.insert(v.symbol);
-  if (carried.replaces.empty())
+  if (carried.empty()) return make_error(ErrorCode::internal, o.diffs.front(), "no fixed unit is left to carry");
+  if (std::none_of(carried.begin(), carried.end(), [](const CarriedUnit& c) { return !c.replaces.empty(); }))
     return make_error(ErrorCode::not_patchable, o.diffs.front(),
                       "every function the fix changes was inlined into its callers everywhere, and none of those "
                       "callers changed: there is no running function to replace");
-  const std::string compiler = unit->unit.patched.argv.empty() ? std::string("cc") : unit->unit.patched.argv.front();
   // The C compiler beside a recorded C++ one (the generated source is C).
-  std::string cc = compiler;
-  if (auto slash = cc.rfind('/'); true) {
-    std::string base = slash == std::string::npos ? cc : cc.substr(slash + 1);
+  std::string cc = compiler.empty() ? std::string("cc") : compiler;
+  {
+    const auto slash = cc.rfind('/');
+    const std::string base = slash == std::string::npos ? cc : cc.substr(slash + 1);
     if (base.starts_with("g++") || base.starts_with("c++")) cc = "cc";
     else if (base.starts_with("clang++")) cc = cc.substr(0, cc.size() - 2);
   }
@@ -231,7 +227,7 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
       const std::string shown = display_name(c.unit.name, v.name, v.local);
       if (v.change == Change::added) {
         carried.insert(v.name);
-        plan.new_variables.push_back({c.unit.name, v.name, shown});
+        plan.new_variables.push_back({c.unit.name, v.name, shown, v.local});
       } else if (v.change == Change::removed) {
         plan.notes.push_back(shown + ": a variable the diff removes; the running process keeps it");
       } else if (v.change == Change::changed) {
@@ -258,7 +254,17 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
     if (!plan.skipped.empty()) why += "\nskipped, not part of the build:" + joined(plan.skipped);
     return make_error(ErrorCode::not_patchable, o.diffs.front(), why);
   }
-  for (auto& [_, i] : imports) plan.imports.push_back(std::move(i));
+  // A reference from one fixed unit to a global another fixed unit carries is linked inside the
+  // patch, not imported.
+  std::set<std::string> carried_globals;
+  for (const auto& f : plan.changed)
+    if (!f.local) carried_globals.insert(f.symbol);
+  for (const auto& f : plan.added)
+    if (!f.local) carried_globals.insert(f.symbol);
+  for (const auto& v : plan.new_variables)
+    if (!v.local) carried_globals.insert(v.symbol);
+  for (const auto& [_, i] : imports)
+    if (i.local || !carried_globals.contains(i.symbol)) plan.imports.push_back(i);
   if (!o.output.empty()) HOTPATCH_TRY(write_patch(o, plan, compiled, linked, target, scratch.path()));
   return plan;
 }

@@ -46,6 +46,7 @@ struct PlannedVariable {
   std::string unit;
   std::string symbol;
   std::string display;
+  bool local = false;
 };
 
 struct Plan {
