@@ -138,6 +138,7 @@ std::vector<ElfSymbol> ElfFile::defined_symbols() const {
     const std::size_t count = data->d_size / shdr.sh_entsize;
     out.reserve(out.size() + count);
     const char* unit = "";  // locals follow the STT_FILE symbol of their unit
+    bool localized = false;
     for (std::size_t i = 0; i < count; ++i) {
       GElf_Sym sym;
       if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
@@ -145,13 +146,18 @@ std::vector<ElfSymbol> ElfFile::defined_symbols() const {
       if (type == STT_FILE) {
         const char* file = elf_strptr(impl_->elf, shdr.sh_link, sym.st_name);
         unit = file != nullptr ? file : "";
+        // The linker puts the globals it made local (hidden visibility, as a static library's
+        // internal functions often are) after an STT_FILE with no name.
+        localized = *unit == '\0';
         continue;
       }
       if (sym.st_shndx == SHN_UNDEF || sym.st_name == 0) continue;
       if (type != STT_FUNC && type != STT_OBJECT && type != STT_GNU_IFUNC) continue;
       const char* name = elf_strptr(impl_->elf, shdr.sh_link, sym.st_name);
       if (name == nullptr || *name == '\0') continue;
-      const auto bind = static_cast<unsigned char>(GELF_ST_BIND(sym.st_info));
+      auto bind = static_cast<unsigned char>(GELF_ST_BIND(sym.st_info));
+      // Global when the program was linked, and one of a kind: the units' code reaches it as such.
+      if (bind == STB_LOCAL && localized) bind = STB_GLOBAL;
       out.push_back({name, sym.st_value, sym.st_size, type, bind, bind == STB_LOCAL ? unit : ""});
     }
     return true;

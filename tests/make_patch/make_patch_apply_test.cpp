@@ -148,6 +148,9 @@ TEST_F(MakePatchApply, CppMemberAndVirtualFunctions) { patch_and_compare("cpp_me
 
 // Two fixed units linked together: calc.c's fixed code calls the function util.c's fix adds, and
 // util.c's static 'tidy' (other.c has one too) is replaced in its own unit.
+// A hidden function replaced, its fixed code calling another hidden one of the program.
+TEST_F(MakePatchApply, HiddenFunction) { patch_and_compare("hidden_function", "hidden-fn"); }
+
 TEST_F(MakePatchApply, FixAcrossTwoUnits) { patch_and_compare("two_units", "two-units"); }
 
 }  // namespace

@@ -103,6 +103,21 @@ TEST_F(MakePatchPlan, StaticFunctionIsNamedByItsUnitAndItsReferencesBecomeImport
   EXPECT_TRUE(limit->in_program);
 }
 
+// A hidden function is global in its object but local in the linked program, listed after every
+// unit's statics (Lua's internal functions in redis are): it is found, and it is the program's.
+TEST_F(MakePatchPlan, HiddenFunctionsAreTheProgramsGlobals) {
+  const Plan p = plan_for({"hidden_function"});
+  // tidy_other too, at -O2: the compiler knows which registers a callee of its own unit clobbers.
+  const auto* bias = find(p.changed, "other_bias");
+  ASSERT_NE(bias, nullptr) << plan_text(p);
+  EXPECT_TRUE(bias->in_target) << plan_text(p);
+  EXPECT_FALSE(bias->local);
+  const auto* mask = find_import(p, "other_mask");
+  ASSERT_NE(mask, nullptr) << plan_text(p);
+  EXPECT_TRUE(mask->in_program) << plan_text(p);
+  EXPECT_FALSE(mask->local);
+}
+
 TEST_F(MakePatchPlan, SameNamedStaticsOfTwoUnitsAreToldApartByTheFileSymbol) {
   const Plan p = plan_for({"same_named_static"});
   ASSERT_EQ(symbols(p.changed), (Names{"tidy"}));

@@ -28,6 +28,7 @@ Status read_symtab(const std::string& path, TargetSymbols& out) {
     Elf_Data* data = elf_getdata(scn, nullptr);
     if (data == nullptr) break;
     std::string file;
+    bool localized = false;
     const std::size_t count = data->d_size / sh.sh_entsize;
     for (std::size_t i = 0; i < count; ++i) {
       GElf_Sym sym;
@@ -36,11 +37,15 @@ Status read_symtab(const std::string& path, TargetSymbols& out) {
       const unsigned type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
       if (type == STT_FILE) {
         file = name != nullptr ? name : "";
+        // After an STT_FILE with no name the linker lists the globals it made local (hidden
+        // visibility): globals of the program for a patch's purposes.
+        localized = file.empty();
         continue;
       }
       if (name == nullptr || *name == '\0' || sym.st_shndx == SHN_UNDEF) continue;
       if (type != STT_FUNC && type != STT_OBJECT && type != STT_GNU_IFUNC) continue;
-      TargetSymbol s{name, sym.st_size, type != STT_OBJECT, bind == STB_LOCAL, bind == STB_LOCAL ? file : std::string{}};
+      const bool local = bind == STB_LOCAL && !localized;
+      TargetSymbol s{name, sym.st_size, type != STT_OBJECT, local, local ? file : std::string{}};
       out.by_name.emplace(s.name, std::move(s));
     }
     status = {};
