@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Three upstream security fixes Debian ships for redis 7.0.15 (bookworm), each turned into a live
+# Four upstream security fixes Debian ships for redis 7.0.15 (bookworm), each turned into a live
 # patch by `hotpatch make-patch` from the fix's own diff in debian/patches, and applied to a running
-# redis-server built from Debian's source package with every Debian patch but those three:
+# redis-server built from Debian's source package with every Debian patch but those four:
 #   CVE-2025-32023  hyperloglog.c  out-of-bounds write from a corrupt sparse HLL   (PFCOUNT)
 #   CVE-2024-51741  acl.c          malformed ACL selector accepted, crash later   (ACL SETUSER u %)
 #   CVE-2026-66373  rdb.c          stream PEL entry shared by two consumers       (RESTORE)
+#   CVE-2025-46817  Lua lbaselib.c (static luaB_unpack) and ltable.c (hidden luaH_getnum, inlined
+#                   into its callers): unpack() with a huge range overflows the stack (EVAL)
 # Each reproducer (from the fix's own test) is shown vulnerable on an unpatched server, then fixed on
 # the patched one while redis-benchmark keeps it busy; the benchmark must see no error, the server
 # keeps its PID; after the reverts the vulnerable behaviour is back.
@@ -33,11 +35,13 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 say() { echo "== $*"; }
 
-fixes=(0006-CVE-2025-32023.patch 0002-Fix-Read-Write-key-pattern-selector-CVE-2024-51741-1.patch CVE-2026-66373.patch)
-ids=(redis-cve-2025-32023 redis-cve-2024-51741 redis-cve-2026-66373)
+fixes=(0006-CVE-2025-32023.patch 0002-Fix-Read-Write-key-pattern-selector-CVE-2024-51741-1.patch CVE-2026-66373.patch
+  CVE-2025-46817.patch)
+ids=(redis-cve-2025-32023 redis-cve-2024-51741 redis-cve-2026-66373 redis-cve-2025-46817)
 
-# The source: Debian's package with its patches applied, then the three fixes taken out again.
-tree=$root/redis
+# The source: Debian's package with its patches applied, then the fixes taken out again (a kept
+# tree is named by the fixes it lacks).
+tree=$root/redis-$(echo "${fixes[*]}" | sha1sum | cut -c1-8)
 if [[ ! -x $tree/src/redis-server ]]; then
   say "apt-get source redis"
   "$here/../../scripts/debian-sources.sh"
@@ -53,13 +57,13 @@ if [[ ! -x $tree/src/redis-server ]]; then
   for ((i = ${#fixes[@]} - 1; i >= 0; i--)); do
     (cd "$tree" && patch -R -s -p1 <"debian/patches/${fixes[i]}") || fail "cannot take ${fixes[i]} out"
   done
-  say "building redis-server without the three fixes (bear records the compile commands)"
+  say "building redis-server without the ${#fixes[@]} fixes (bear records the compile commands)"
   (cd "$tree" && bear -- make -j"$(nproc)" MALLOC=libc BUILD_TLS=no USE_SYSTEMD=no redis-server >"$root/build.log" 2>&1) ||
     fail "redis build failed: $(tail -5 "$root/build.log")"
 fi
 server_bin=$tree/src/redis-server
 
-say "generating the three live patches from the fixes' diffs"
+say "generating the ${#fixes[@]} live patches from the fixes' diffs"
 for i in "${!fixes[@]}"; do
   "$cli" make-patch --source "$tree" --compile-commands "$tree/compile_commands.json" --target "$server_bin" \
     --diff "$tree/debian/patches/${fixes[i]}" --id "${ids[i]}" --patch-version 1 --about "${fixes[i]}" \
@@ -92,18 +96,21 @@ printf '\x0f\x01\x10\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00
 repro_hll() { rcli -x SET hp-hll <"$work/hll.bin" >/dev/null; rcli PFCOUNT hp-hll hp-hll; }
 repro_acl() { rcli ACL SETUSER hp-probe %; }
 repro_stream() { rcli DEBUG SET-SKIP-CHECKSUM-VALIDATION 1 >/dev/null; rcli -x RESTORE hp-stream 0 <"$work/stream.bin"; }
-fixed_answer=("INVALIDOBJ" "Syntax error" "Bad data format")
+# The fix's own test: unpack() of a range far past the table.
+repro_lua() { rcli EVAL "return {unpack({1,2,3}, -2, 2147483647)}" 0; }
+repro() { case $1 in 0) repro_hll ;; 1) repro_acl ;; 2) repro_stream ;; 3) repro_lua ;; esac; }
+fixed_answer=("INVALIDOBJ" "Syntax error" "Bad data format" "too many results to unpack")
 
 say "the vulnerabilities, on an unpatched server"
-for i in 1 2 0; do  # the HLL one last: it may take the server down
+for i in "${!ids[@]}"; do
   start_server "vulnerable-$i"
-  case $i in 0) out=$(repro_hll || true) ;; 1) out=$(repro_acl) ;; 2) out=$(repro_stream) ;; esac
+  out=$(repro "$i" || true)  # the HLL and Lua ones take the server down
   [[ $out != *"${fixed_answer[i]}"* ]] || fail "${ids[i]}: the unpatched server already answers '$out'"
   echo "  ${ids[i]} unpatched: ${out:-(no answer: the server died)}"
   kill -9 "$server" 2>/dev/null || true
 done
 
-say "the server under load: attach, apply the three patches, reproduce"
+say "the server under load: attach, apply the ${#ids[@]} patches, reproduce"
 start_server main
 main=$server
 redis-benchmark -s "$sock" -c 20 -n 100000000 -t get,set -q >"$work/bench.log" 2>&1 &
@@ -117,7 +124,7 @@ for i in "${!ids[@]}"; do
   echo "  $out"
 done
 for i in "${!ids[@]}"; do
-  case $i in 0) out=$(repro_hll) ;; 1) out=$(repro_acl) ;; 2) out=$(repro_stream) ;; esac
+  out=$(repro "$i")
   [[ $out == *"${fixed_answer[i]}"* ]] || fail "${ids[i]}: the patched server answers '$out'"
   echo "  ${ids[i]} patched: $out"
 done
@@ -144,4 +151,16 @@ echo "  ${ids[2]} reverted: $out"
 out=$(repro_hll || true)
 [[ $out != *"${fixed_answer[0]}"* ]] || fail "${ids[0]}: still fixed after the revert: '$out'"
 echo "  ${ids[0]} reverted: ${out:-(no answer: the server died)}"
-echo "realworld redis: 3 of 3 fixes generated, applied live and reverted"
+
+# The Lua reproducer also takes a reverted server down: its revert is shown on a server of its own.
+say "${ids[3]} on a second server: attach, apply, revert"
+start_server lua
+out=$("$cli" attach --pid "$server" --allow-unsigned --runtime "$lib" 2>&1) || fail "attach: $out"
+out=$("$cli" apply --pid "$server" --allow-unsigned "$work/${ids[3]}.so" 2>&1) || fail "apply ${ids[3]}: $out"
+out=$(repro_lua)
+[[ $out == *"${fixed_answer[3]}"* ]] || fail "${ids[3]}: the patched server answers '$out'"
+out=$("$cli" revert --pid "$server" "${ids[3]}" 2>&1) || fail "revert ${ids[3]}: $out"
+out=$(repro_lua || true)
+[[ $out != *"${fixed_answer[3]}"* ]] || fail "${ids[3]}: still fixed after the revert: '$out'"
+echo "  ${ids[3]} reverted: ${out:-(no answer: the server died)}"
+echo "realworld redis: ${#ids[@]} of ${#ids[@]} fixes generated, applied live and reverted"

@@ -246,7 +246,12 @@ Result<Plan> make_plan(const MakePatchOptions& o) {
                       "the build does not reproduce the running binary: the recompiled original differs from it in" +
                           joined(mismatches) + "\n(a patch made from these sources and commands would be silently wrong)");
   if (!ambiguous.empty()) return make_error(ErrorCode::ambiguous_symbol, target.path, "cannot be patched by name:" + joined(ambiguous));
-  if (!refused_data.empty()) return make_error(ErrorCode::not_patchable, o.diffs.front(), joined(refused_data).substr(3));
+  if (!refused_data.empty()) {
+    // A structure in a header is refused once for every unit that includes it: say it once.
+    std::set<std::string> seen;
+    std::erase_if(refused_data, [&](const std::string& line) { return !seen.insert(line).second; });
+    return make_error(ErrorCode::not_patchable, o.diffs.front(), joined(refused_data).substr(3));
+  }
   if (plan.changed.empty() && plan.added.empty()) {
     std::string why = "the diff changes no function that the build compiles";
     if (!compiled.empty()) why += " (recompiled:" + joined(plan.units) + ")";
