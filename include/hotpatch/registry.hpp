@@ -47,6 +47,10 @@ struct RegistryConfig {
   /// A transfer slower than low_speed_bytes per second for low_speed_time is abandoned.
   long low_speed_bytes = 1024;
   std::chrono::seconds low_speed_time{10};
+  /// Who this host is for staged rollouts (an entry published to a share of hosts). Empty:
+  /// /etc/machine-id (the runtime's poller takes HOTPATCH_HOST_ID). Without one, staged entries
+  /// are not taken.
+  std::string host_id;
 };
 
 /// One patch the verified index offers.
@@ -59,6 +63,8 @@ struct AvailablePatch {
   std::vector<std::string> replaces;
   std::string blob_sha256;
   std::uint64_t blob_size = 0;
+  /// The share of hosts the publisher gives it, 1 to 100.
+  std::uint32_t rollout_percent = 100;
 };
 
 /// One patch object whose bytes matched the size and SHA-256 the signed index gives for it. The
@@ -115,6 +121,9 @@ struct ApplyReport {
   std::vector<AvailablePatch> applied;
   /// Patches the engine refused; the others were still applied, each in its own transaction.
   std::vector<PatchFailure> failed;
+  /// Newer patches for a loaded module, staged to a share of hosts this host is not in (or this
+  /// host has no id): not applied, and looked at again at every poll.
+  std::vector<PatchFailure> held_back;
 };
 
 class RegistryClient {

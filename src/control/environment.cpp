@@ -84,6 +84,8 @@ Result<ControlOptions> control_options_from_environment() {
                       "is needed with HOTPATCH_REGISTRY_URL (a minisign public key file)");
   }
   r.trusted_keys = o.trusted_keys;
+  // Read here, once, like every other setting: the poller must not call getenv on its thread.
+  r.host_id = env("HOTPATCH_HOST_ID");
   r.cache_dir = env("HOTPATCH_CACHE_DIR");
   if (r.cache_dir.empty()) r.cache_dir = default_cache_dir();
   else if (r.cache_dir.front() != '/') {

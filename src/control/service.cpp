@@ -220,13 +220,17 @@ Response ControlService::run_update(const std::string& peer) {
                       {"code", error_code_name(f.error.code)},
                       {"error", f.error.what()}});
   }
+  json held_back = json::array();
+  for (const auto& h : outcome->apply.held_back)
+    held_back.push_back({{"id", h.patch.id}, {"version", h.patch.version}, {"error", h.error.what()}});
   const auto& u = outcome->update;
   return ok_response({{"index_version", u.index_version},
                       {"changed", u.changed},
                       {"source", u.source},
                       {"unreachable", u.unreachable ? u.unreachable->what() : std::string()},
                       {"applied", std::move(applied)},
-                      {"failed", std::move(failed)}});
+                      {"failed", std::move(failed)},
+                      {"held_back", std::move(held_back)}});
 }
 
 }  // namespace hotpatch::control

@@ -5,6 +5,7 @@
 // their signed hashes, and a blob is applied from the very bytes that were hashed.
 #include "registry/cache_dir.hpp"
 #include "registry/client_state.hpp"
+#include "registry/rollout.hpp"
 #include "registry/encoding.hpp"
 #include "registry/registry_reader.hpp"
 #include "registry/trust_check.hpp"
@@ -33,7 +34,7 @@ std::string cached_blob_name(std::string_view sha) { return "blob-" + std::strin
 
 AvailablePatch to_available(const IndexEntry& e) {
   return AvailablePatch{e.id, e.patch_version, e.about, e.target_build_id, e.target_module,
-                        e.replaces, e.blob_sha256, e.blob_size};
+                        e.replaces, e.blob_sha256, e.blob_size, e.rollout_percent};
 }
 
 registry::FetchLimits limits(const RegistryConfig& c, std::size_t cap) {
@@ -211,10 +212,26 @@ Result<ApplyReport> RegistryClient::Impl::apply_available() {
   auto build_ids = applier.loaded_build_ids ? applier.loaded_build_ids() : std::vector<std::string>{};
   std::set<std::string> loaded(build_ids.begin(), build_ids.end());
   std::vector<const IndexEntry*> wanted;
+  std::optional<Result<std::string>> host;  // looked up once, and only for a staged entry
   for (const auto& e : index->patches) {
     if (!loaded.contains(e.target_build_id)) continue;
     std::uint32_t have = applier.applied_version ? applier.applied_version(e.id) : 0;
-    if (e.patch_version > have) wanted.push_back(&e);
+    if (e.patch_version <= have) continue;
+    if (e.rollout_percent < 100) {
+      if (!host) host = registry::host_id(config.host_id);
+      if (!*host) {
+        report.held_back.push_back(PatchFailure{to_available(e), (*host).error()});
+        continue;
+      }
+      if (!registry::rollout_includes(**host, e.id, e.rollout_percent)) {
+        report.held_back.push_back(PatchFailure{
+            to_available(e), make_error(ErrorCode::not_patchable, e.id,
+                                        "staged to " + std::to_string(e.rollout_percent) + "% of hosts; host '" + **host +
+                                            "' is not among them yet")});
+        continue;
+      }
+    }
+    wanted.push_back(&e);
   }
   // Verify every blob before applying any, so a bad one leaves the process untouched.
   std::vector<std::string> blobs;

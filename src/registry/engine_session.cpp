@@ -46,6 +46,11 @@ class EngineSession final : public control::RegistrySession {
       warn("registry (" + trigger + "): " + f.patch.id + " version " + std::to_string(f.patch.version) +
            " refused: " + f.error.what());
     }
+    // Said at every poll while the share stays below this host: debug, not info.
+    for (const auto& h : apply->held_back) {
+      log_(LogLevel::debug, "registry (" + trigger + "): " + h.patch.id + " version " + std::to_string(h.patch.version) +
+                                " held back: " + h.error.what());
+    }
     return control::UpdateOutcome{std::move(*update), std::move(*apply)};
   }
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <set>
@@ -57,7 +58,7 @@ Result<std::uint64_t> get_uint(const json& obj, const char* key, const std::stri
   return it->get<std::uint64_t>();
 }
 
-Result<IndexEntry> parse_entry(const json& p, const std::string& where) {
+Result<IndexEntry> parse_entry(const json& p, const std::string& where, std::uint64_t schema) {
   if (!p.is_object()) return index_error(where + " must be an object");
   IndexEntry e;
   HOTPATCH_LET(id, get_string(p, "id", where));
@@ -96,6 +97,14 @@ Result<IndexEntry> parse_entry(const json& p, const std::string& where) {
   HOTPATCH_LET(size, get_uint(*blob, "size", where + ".blob"));
   if (size == 0) return index_error(where + ".blob.size must be positive");
   e.blob_size = size;
+  if (p.contains("rollout_percent")) {
+    if (schema < Index::staged_schema)
+      return index_error(where + ".rollout_percent needs schema " + std::to_string(Index::staged_schema) +
+                         " (a schema 1 client would ignore it and take the entry everywhere)");
+    HOTPATCH_LET(share, get_uint(p, "rollout_percent", where));
+    if (share == 0 || share > 100) return index_error(where + ".rollout_percent must be between 1 and 100");
+    e.rollout_percent = static_cast<std::uint32_t>(share);
+  }
   return e;
 }
 
@@ -116,8 +125,8 @@ Result<Index> parse_index(std::string_view text) {
     HOTPATCH_LET(doc, parse_unique_keys(text));
     if (!doc.is_object()) return index_error("must be a JSON object");
     HOTPATCH_LET(schema, get_uint(doc, "schema", "index"));
-    if (schema != Index::schema) {
-      return index_error("has schema " + std::to_string(schema) + ", this client reads schema 1");
+    if (schema != Index::schema && schema != Index::staged_schema) {
+      return index_error("has schema " + std::to_string(schema) + ", this client reads schemas 1 and 2 (upgrade hotpatch)");
     }
     Index index;
     HOTPATCH_LET(name, get_string(doc, "registry", "index"));
@@ -134,7 +143,7 @@ Result<Index> parse_index(std::string_view text) {
     if (patches == doc.end() || !patches->is_array()) return index_error("index.patches must be an array");
     std::unordered_set<std::string> ids;
     for (std::size_t i = 0; i < patches->size(); ++i) {
-      HOTPATCH_LET(entry, parse_entry((*patches)[i], "index.patches[" + std::to_string(i) + "]"));
+      HOTPATCH_LET(entry, parse_entry((*patches)[i], "index.patches[" + std::to_string(i) + "]", schema));
       if (!ids.insert(entry.id).second) return index_error("lists patch id '" + entry.id + "' twice");
       index.patches.push_back(std::move(entry));
     }
@@ -147,7 +156,9 @@ Result<Index> parse_index(std::string_view text) {
 
 std::string serialize_index(const Index& index) {
   nlohmann::ordered_json doc;
-  doc["schema"] = Index::schema;
+  const bool staged = std::any_of(index.patches.begin(), index.patches.end(),
+                                  [](const IndexEntry& e) { return e.rollout_percent < 100; });
+  doc["schema"] = staged ? Index::staged_schema : Index::schema;
   doc["registry"] = index.registry;
   doc["version"] = index.version;
   doc["published"] = format_timestamp(index.published);
@@ -162,6 +173,7 @@ std::string serialize_index(const Index& index) {
     p["replaces"] = nlohmann::ordered_json::array();
     for (const auto& s : e.replaces) p["replaces"].push_back({{"symbol", s}});
     p["blob"] = {{"sha256", e.blob_sha256}, {"size", e.blob_size}};
+    if (e.rollout_percent < 100) p["rollout_percent"] = e.rollout_percent;
     doc["patches"].push_back(std::move(p));
   }
   return doc.dump(2) + "\n";

@@ -22,10 +22,16 @@ struct IndexEntry {
   std::vector<std::string> replaces;  ///< target symbols
   std::string blob_sha256;
   std::uint64_t blob_size = 0;
+  /// Staged rollout: the share of hosts that take this entry, 1 to 100 (see rollout.hpp).
+  std::uint32_t rollout_percent = 100;
 };
 
 struct Index {
+  /// Indexes without a staged entry are written as schema 1, which every client reads. An index
+  /// with one is schema 2: a client that does not know rollout shares would take a staged entry on
+  /// every host, so it must refuse the whole index instead (and does: it reads schema 1 only).
   static constexpr int schema = 1;
+  static constexpr int staged_schema = 2;
   std::string registry;
   std::uint64_t version = 0;
   TimePoint published;

@@ -1,10 +1,13 @@
 #include "registry/publisher.hpp"
 
+#include <algorithm>
+
 #include "registry/cache_dir.hpp"
 #include "registry/encoding.hpp"
 #include "registry/registry_reader.hpp"
 #include "registry/sha256.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -63,6 +66,8 @@ Status merge(std::vector<IndexEntry>& entries, IndexEntry next) {
                         "version " + std::to_string(next.patch_version) +
                             " is already published with different content; give the patch a new version");
     }
+    // A new version keeps its id's staged share: publishing a fix to a staged patch does not widen it.
+    next.rollout_percent = e.rollout_percent;
     e = std::move(next);
     return {};
   }
@@ -142,6 +147,15 @@ Result<PublishResult> publish(const PublishRequest& req) {
       HOTPATCH_TRY(write_file_atomic(blob_file, bytes, 0644));
       result.new_blobs.push_back(sha);
     }
+  }
+
+  for (const auto& [id, share] : req.rollout) {
+    if (share == 0 || share > 100)
+      return make_error(ErrorCode::invalid_argument, id, "rollout share " + std::to_string(share) + "% is not between 1% and 100%");
+    auto e = std::find_if(next.patches.begin(), next.patches.end(), [&](const IndexEntry& x) { return x.id == id; });
+    if (e == next.patches.end())
+      return make_error(ErrorCode::invalid_argument, id, "is not in registry '" + next.registry + "': nothing to stage");
+    e->rollout_percent = share;
   }
 
   std::string index_text = serialize_index(next);

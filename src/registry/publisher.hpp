@@ -9,6 +9,7 @@
 #include <hotpatch/error.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,10 @@ struct PublishRequest {
   std::chrono::seconds validity = std::chrono::hours(24 * 7);
   /// Items in order; each must be newer than what the registry (or an earlier item) has for its id.
   std::vector<PublishItem> patches;
+  /// Staged rollout: patch id -> share of hosts (1 to 100) for an entry of this publish or one
+  /// already published. An id not named keeps its share (a new id: 100); a new version of an id
+  /// keeps the id's share.
+  std::map<std::string, std::uint32_t> rollout;
   TimePoint now = std::chrono::system_clock::now();
 };
 

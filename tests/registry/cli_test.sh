@@ -54,6 +54,15 @@ expect 0 '"ok": true' "$hotpatch" verify --registry "file://$work/reg" --pubkey 
 expect 0 "version 2" "$hotpatch" list --registry reg --pubkey hotpatch.pub --name demo
 expect 0 '"patches"' "$hotpatch" list --registry reg --pubkey hotpatch.pub --name demo --json
 
+# Staged rollout: a share of hosts for a published patch, then every host.
+expect 2 "--rollout: names no patch: give patch files or --id" "$hotpatch" publish --registry reg --key hotpatch.key --rollout 10%
+expect 2 "--rollout: '0%' is not a share from 1% to 100% [invalid_argument]" "$hotpatch" publish --registry reg --key hotpatch.key --rollout 0% --id c-add
+expect 2 "c-absent: is not in registry 'demo': nothing to stage [invalid_argument]" "$hotpatch" publish --registry reg --key hotpatch.key --rollout 10% --id c-absent
+expect 0 "c-add version 2: staged to 10% of hosts" "$hotpatch" publish --registry reg --key hotpatch.key --rollout 10% --id c-add
+grep -q '"schema": 2' reg/index/*.json || { echo "FAIL: a staged index is not schema 2"; failures=$((failures + 1)); }
+expect 0 "staged: 10% of hosts" "$hotpatch" list --registry reg --pubkey hotpatch.pub --name demo
+expect 0 "index version 4" "$hotpatch" publish --registry reg --key hotpatch.key --rollout 100% --id c-add
+
 expect 1 "but this client trusts registry 'prod' [integrity]" "$hotpatch" verify --registry reg --pubkey hotpatch.pub --name prod
 "$hotpatch" keygen -s other.key -p other.pub > /dev/null
 expect 1 "which is not a trusted key [untrusted_key]" "$hotpatch" list --registry reg --pubkey other.pub --name demo

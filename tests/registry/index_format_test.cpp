@@ -69,8 +69,8 @@ TEST(IndexFormat, WrongTypesAndValuesAreRefused) {
   std::string json = valid_json();
   expect_parse_error(std::string(json).replace(json.find("\"version\": 42"), 13, "\"version\": \"42\""),
                      "index.version must be a non-negative integer");
-  expect_parse_error(std::string(json).replace(json.find("\"schema\": 1"), 11, "\"schema\": 2"),
-                     "has schema 2, this client reads schema 1");
+  expect_parse_error(std::string(json).replace(json.find("\"schema\": 1"), 11, "\"schema\": 3"),
+                     "has schema 3, this client reads schemas 1 and 2 (upgrade hotpatch)");
   expect_parse_error(std::string(json).replace(json.find(std::string(64, 'a')), 64, std::string(64, 'A')),
                      "index.patches[0].blob.sha256 must be 64 lower-case hex digits");
   expect_parse_error(std::string(json).replace(json.find("fix-hello"), 9, "fix hello"),

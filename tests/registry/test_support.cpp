@@ -74,6 +74,17 @@ std::uint64_t TestRegistry::publish(const std::string& id, std::uint32_t version
   return r ? r->index.version : 0;
 }
 
+std::uint64_t TestRegistry::stage(const std::string& id, std::uint32_t percent, TimePoint now) {
+  PublishRequest req;
+  req.registry_dir = dir_;
+  req.key = key_;
+  req.now = now;
+  req.rollout[id] = percent;
+  auto r = registry::publish(req);
+  EXPECT_TRUE(r) << (r ? "" : r.error().what());
+  return r ? r->index.version : 0;
+}
+
 std::string TestRegistry::pointer_text() const { return read_text(dir_ + "/index.minisig"); }
 
 PatchApplier FakeEngine::applier() {

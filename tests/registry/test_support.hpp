@@ -56,6 +56,8 @@ class TestRegistry {
   /// Writes a patch file with distinct content and publishes it; returns the new index version.
   std::uint64_t publish(const std::string& id, std::uint32_t version, const std::string& build_id,
                         TimePoint now = base_time(), std::chrono::seconds validity = std::chrono::hours(24 * 7));
+  /// Sets a published patch's rollout share (1 to 100) in a new index; returns its version.
+  std::uint64_t stage(const std::string& id, std::uint32_t percent, TimePoint now = base_time());
   std::string pointer_text() const;
   std::string path(const std::string& rel) const { return dir_ + "/" + rel; }
 

@@ -29,7 +29,8 @@ int run_list(const ListOptions& o) {
                                 {"about", e.about},
                                 {"target", {{"build_id", e.target_build_id}, {"module", e.target_module}}},
                                 {"replaces", e.replaces},
-                                {"blob", {{"sha256", e.blob_sha256}, {"size", e.blob_size}}}});
+                                {"blob", {{"sha256", e.blob_sha256}, {"size", e.blob_size}}},
+                                {"rollout_percent", e.rollout_percent}});
     }
     fmt::print("{}\n", out.dump(2));
     return exit_ok;
@@ -40,6 +41,7 @@ int run_list(const ListOptions& o) {
     fmt::print("{} version {}\n  target: {} (build-id {})\n  about: {}\n", e.id, e.patch_version, e.target_module,
                e.target_build_id, e.about);
     for (const auto& s : e.replaces) fmt::print("  replaces: {}\n", s);
+    if (e.rollout_percent < 100) fmt::print("  staged: {}% of hosts\n", e.rollout_percent);
   }
   return exit_ok;
 }

@@ -7,6 +7,9 @@
 #include <hotpatch/runtime.hpp>
 
 #include <fmt/core.h>
+
+#include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 namespace hotpatch::cli {
@@ -18,8 +21,19 @@ struct PublishOptions {
   std::string name;
   int expires_days = 7;
   std::vector<std::string> patches;
+  std::string rollout;             ///< "10%" or "10"
+  std::vector<std::string> stage;  ///< ids already published whose share --rollout sets
   bool json = false;
 };
+
+// "10%" or "10" -> 10; 1 to 100.
+Result<std::uint32_t> parse_share(const std::string& text) {
+  std::string digits = text.ends_with('%') ? text.substr(0, text.size() - 1) : text;
+  if (digits.empty() || digits.size() > 3 || !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+      std::stoul(digits) == 0 || std::stoul(digits) > 100)
+    return make_error(ErrorCode::invalid_argument, "--rollout", "'" + text + "' is not a share from 1% to 100%");
+  return static_cast<std::uint32_t>(std::stoul(digits));
+}
 
 Result<registry::PublishItem> describe(const std::string& path) {
   HOTPATCH_LET(m, read_patch_manifest(path));
@@ -43,6 +57,12 @@ int run_publish(const PublishOptions& o) {
     if (!item) return report(item.error());
     req.patches.push_back(std::move(*item));
   }
+  if (!o.rollout.empty()) {
+    auto share = parse_share(o.rollout);
+    if (!share) return report(share.error());
+    for (const auto& item : req.patches) req.rollout[item.id] = *share;
+    for (const auto& id : o.stage) req.rollout[id] = *share;
+  }
   auto r = registry::publish(req);
   if (!r) return report(r.error());
   if (o.json) {
@@ -57,6 +77,8 @@ int run_publish(const PublishOptions& o) {
   fmt::print("published registry '{}' index version {} (sha256 {}), valid until {}\n", r->index.registry,
              r->index.version, r->index_sha256, registry::format_timestamp(r->index.expires));
   for (const auto& item : req.patches) fmt::print("  {} version {} from {}\n", item.id, item.version, item.path);
+  for (const auto& e : r->index.patches)
+    if (e.rollout_percent < 100) fmt::print("  {} version {}: staged to {}% of hosts\n", e.id, e.patch_version, e.rollout_percent);
   return exit_ok;
 }
 
@@ -75,8 +97,17 @@ void add_publish(CLI::App& app, Subcommand& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 366));
   cmd->add_option("patches", o->patches, "Patch objects (.so) to add, older versions first");
+  auto* rollout = cmd->add_option("--rollout", o->rollout,
+                                  "Stage the given patches (and each --id) to this share of hosts, e.g. 10%; "
+                                  "100% promotes them to every host");
+  cmd->add_option("--id", o->stage, "A published patch id whose share --rollout sets (promote or stage again)")
+      ->needs(rollout);
   cmd->add_flag("--json", o->json, "Print the result as JSON");
-  cmd->callback([o, &run] { run = [o] { return run_publish(*o); }; });
+  cmd->callback([o, &run] {
+    if (!o->rollout.empty() && o->patches.empty() && o->stage.empty())
+      throw CLI::ValidationError("--rollout", "names no patch: give patch files or --id");
+    run = [o] { return run_publish(*o); };
+  });
 }
 
 }  // namespace hotpatch::cli

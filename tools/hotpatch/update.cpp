@@ -30,6 +30,11 @@ void add_update(CLI::App& app, Subcommand& run) {
           fmt::print(stderr, "hotpatch: process {}: {} refused: {}\n", t.pid, cell(field(f, "id")),
                      cell(field(f, "error")));
         }
+        // Not a refusal: the publisher staged it to a share of hosts this one is not in yet.
+        for (const auto& h : items(res, "held_back")) {
+          fmt::print("process {}: held back {} version {}: {}\n", t.pid, cell(field(h, "id")), cell(field(h, "version")),
+                     cell(field(h, "error")));
+        }
       };
       // A process that refused some of the patches it found has not been brought up to date.
       auto verdict = [](const nlohmann::ordered_json& res) {
