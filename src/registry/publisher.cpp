@@ -75,6 +75,24 @@ Status merge(std::vector<IndexEntry>& entries, IndexEntry next) {
   return {};
 }
 
+Status sign_blob(const PublishRequest& req, const std::string& registry, const IndexEntry& e) {
+  const std::string sig_file = req.registry_dir + "/" + blob_signature_path(e.blob_sha256);
+  HOTPATCH_LET(bytes, read_file(req.registry_dir + "/" + blob_path(e.blob_sha256), max_patch_bytes));
+  if (sha256_hex(as_bytes(bytes)) != e.blob_sha256)
+    return make_error(ErrorCode::integrity, req.registry_dir + "/" + blob_path(e.blob_sha256),
+                      "does not hash to the name the index gives it");
+  if (file_exists(sig_file)) {
+    auto text = read_file(sig_file, 64 * 1024);
+    auto sig = text ? minisign::parse_signature(*text) : Result<minisign::Signature>(text.error());
+    if (sig && sig->key_id == req.key.public_key().id && minisign::verify_data(*sig, req.key.public_key(), as_bytes(bytes)))
+      return {};
+  }
+  const std::string comment = "hotpatch-patch registry:" + registry + " id:" + e.id + " version:" +
+                              std::to_string(e.patch_version) + " sha256:" + e.blob_sha256;
+  auto sig = minisign::sign(req.key, as_bytes(bytes), comment, "hotpatch registry " + registry + " patch " + e.id);
+  return write_file_atomic(sig_file, minisign::format_signature(sig), 0644);
+}
+
 }  // namespace
 
 Result<std::optional<Index>> read_published_index(const std::string& dir, const minisign::PublicKey& key) {
@@ -157,6 +175,10 @@ Result<PublishResult> publish(const PublishRequest& req) {
       return make_error(ErrorCode::invalid_argument, id, "is not in registry '" + next.registry + "': nothing to stage");
     e->rollout_percent = share;
   }
+
+  // Each blob's own signature, for the processes an agent sends it to; blobs of an older registry
+  // get theirs at its next publish.
+  for (const auto& e : next.patches) HOTPATCH_TRY(sign_blob(req, next.registry, e));
 
   std::string index_text = serialize_index(next);
   result.index_sha256 = sha256_hex(as_bytes(index_text));

@@ -42,6 +42,9 @@ Result<std::string> fetch_blob(std::span<const std::string> urls, const IndexEnt
 
 /// Where a blob lives relative to a registry root.
 inline std::string blob_path(std::string_view sha256) { return "blobs/sha256/" + std::string(sha256) + ".so"; }
+/// The blob's detached signature (minisign format, as `hotpatch sign` writes): what a process that
+/// pins the registry's key checks when an agent sends it the blob over its control socket.
+inline std::string blob_signature_path(std::string_view sha256) { return blob_path(sha256) + ".minisig"; }
 inline std::string index_path(std::string_view sha256) { return "index/" + std::string(sha256) + ".json"; }
 inline constexpr std::string_view pointer_path = "index.minisig";
 

@@ -77,10 +77,13 @@ for blob in reg/blobs/sha256/*.so; do printf 'X' | dd of="$blob" bs=1 seek=64 co
 expect 1 "the signed index says" "$hotpatch" verify --registry reg --pubkey hotpatch.pub --name demo
 cp saved/*.so reg/blobs/sha256/
 
-# Debian's minisign accepts what publish signed, with the key keygen made.
+# Debian's minisign accepts what publish signed, with the key keygen made: the index and each blob.
 if command -v minisign > /dev/null; then
   sha=$(grep -o 'sha256:[0-9a-f]*' reg/index.minisig | cut -d: -f2)
   expect 0 "Signature and comment signature verified" minisign -V -p hotpatch.pub -m "reg/index/$sha.json" -x reg/index.minisig
+  for blob in reg/blobs/sha256/*.so; do
+    expect 0 "Signature and comment signature verified" minisign -V -p hotpatch.pub -m "$blob" -x "$blob.minisig"
+  done
 fi
 
 if [[ $failures -ne 0 ]]; then

@@ -1,4 +1,6 @@
+#include "registry/encoding.hpp"
 #include "registry/publisher.hpp"
+#include "registry/registry_reader.hpp"
 #include "registry/sha256.hpp"
 #include "test_support.hpp"
 
@@ -49,6 +51,32 @@ TEST_F(Publisher, WritesBlobsIndexAndPointer) {
   ASSERT_TRUE(back->has_value());
   EXPECT_EQ((*back)->version, 1u);
   EXPECT_EQ((*back)->expires, base_time() + std::chrono::hours(24 * 7));
+}
+
+// Each blob carries its own signature, as `hotpatch sign` writes one: a process pinning the
+// registry's key can take the blob over its control socket.
+TEST_F(Publisher, SignsEachBlobAndRepairsAMissingOrForeignSignature) {
+  auto r = publish(request({item("fix-a", 1)}));
+  ASSERT_TRUE(r) << r.error().what();
+  const auto& e = r->index.patches.at(0);
+  const std::string blob = dir / ("reg/" + blob_path(e.blob_sha256));
+  const std::string sig_file = dir / ("reg/" + blob_signature_path(e.blob_sha256));
+  auto check = [&] {
+    auto sig = minisign::parse_signature(read_text(sig_file));
+    ASSERT_TRUE(sig) << sig.error().what();
+    const std::string bytes = read_text(blob);
+    EXPECT_TRUE(minisign::verify_data(*sig, key.public_key(), as_bytes(bytes)));
+    EXPECT_TRUE(minisign::verify_trusted_comment(*sig, key.public_key()));
+    EXPECT_EQ(sig->trusted_comment, "hotpatch-patch registry:prod id:fix-a version:1 sha256:" + e.blob_sha256);
+  };
+  check();
+  std::filesystem::remove(sig_file);
+  ASSERT_TRUE(publish(request({}, "")));
+  check();
+  const auto other = minisign::generate_secret_key();
+  write_text(sig_file, minisign::format_signature(minisign::sign(other, as_bytes(read_text(blob)), "x", "y")));
+  ASSERT_TRUE(publish(request({}, "")));
+  check();
 }
 
 TEST_F(Publisher, NextPublishKeepsOtherPatchesAndUpgrades) {
