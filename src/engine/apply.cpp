@@ -59,6 +59,21 @@ Status check_offered_as(const PatchManifest& manifest, const ApplyOptions& optio
   return {};
 }
 
+// Whether an exception, a pthread_cancel or a backtrace can pass through the patch's code: when
+// not, the log says so (the apply goes on; code that never sees one is unaffected).
+void log_unwinding(const UnwindRegistration& u, const std::string& who) {
+  if (u.no_unwinder) {
+    log::warning(who + ": unwinding through its code is not possible in this process (no __register_frame: libgcc_s "
+                       "is not loaded); a C++ exception that reaches it ends the process");
+  }
+  if (u.left_out != 0) {
+    log::warning(who + ": " + std::to_string(u.left_out) +
+                 " unwind entries of its code are left out (they need a section the patch does not carry: make the "
+                 "patch again with this version's make-patch); an exception through those functions ends the process");
+  }
+  log::debug(who + ": " + std::to_string(u.functions) + " unwind entries registered");
+}
+
 // A patch made from a diff: its objects (one per fixed unit) linked together next to the target
 // module. Their references to what no object carries are the program's: the module's statics of
 // the object's unit and other symbols, then whatever library the program's own calls bind to.
@@ -83,7 +98,9 @@ Result<LoadedObject> link_objects(void* handle, const PatchManifest& manifest, c
     return make_error(ErrorCode::symbol_not_found, name,
                       "the patch's code uses it, and neither " + module.name + " nor a library loaded in the process defines it");
   };
-  return load_objects_near(objects, module.base, lookup, who);
+  HOTPATCH_LET(loaded, load_objects_near(objects, module.base, lookup, who));
+  log_unwinding(loaded.unwind(), who);
+  return loaded;
 }
 
 // Fills in each target's replacement and points each import at its target; returns the import

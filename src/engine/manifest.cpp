@@ -106,6 +106,8 @@ Result<PatchManifest> parse_patch_manifest(const void* data, std::size_t size) {
       if (object_index(r[1])) return malformed("object '" + r[1] + "' is declared twice");
       m.objects.push_back(ManifestObject{r[1], std::stoull(n), r[3], {}});
     } else if (kind == "L") {
+      // No record names .eh_frame: the runtime always registers the frame records of the code it
+      // loads, and make-patch names the LSDA and personality sections they need.
       if (r.size() != 3 || r[2].empty()) return malformed("a section record has " + std::to_string(r.size()) + " fields");
       auto o = object_index(r[1]);
       if (!o) return malformed("a section record names object '" + r[1] + "', which no earlier object record declares");

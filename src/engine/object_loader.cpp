@@ -1,8 +1,10 @@
 #include "engine/object_loader.hpp"
 
+#include "engine/unwind_frames.hpp"
 #include "os/linux/near_allocator.hpp"
 #include "support/hex.hpp"
 
+#include <dlfcn.h>
 #include <elf.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@ namespace {
 constexpr std::uint64_t kReach = (1ull << 31) - (64ull << 20);
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kMaxLoaded = 256u << 20;
+constexpr const char* kFrameSection = ".eh_frame";
 
 struct Placed {
   std::size_t index = 0;       // section header index
@@ -82,13 +85,15 @@ struct Parsed {
   std::map<std::size_t, Placed> placed;
   std::vector<Rel> rels;
   std::map<std::size_t, std::uintptr_t> resolved;  // symbol index -> address
+  std::size_t eh_frame = 0;                        // its .eh_frame section, 0 when it has none
+  std::vector<Elf64_Rela> eh_frame_rels;
 };
 
 // Reads one object's headers, names and symbols, places the wanted sections after those placed
 // before (code_end and data_end grow), and collects their relocations.
 Result<Parsed> parse_and_place(const ObjectToLoad& in, const std::string& who, const std::string& whose,
                                std::size_t& code_end, std::size_t& data_end) {
-  Parsed o{Reader(in.bytes, who, whose), {}, {}, {}, {}, {}, {}, {}};
+  Parsed o{Reader(in.bytes, who, whose), {}, {}, {}, {}, {}, {}, {}, 0, {}};
   const Reader& r = o.r;
   const auto object = in.bytes;
   HOTPATCH_LET(eh, r.at<Elf64_Ehdr>(0));
@@ -113,12 +118,15 @@ Result<Parsed> parse_and_place(const ObjectToLoad& in, const std::string& who, c
     HOTPATCH_LET(n, r.string(names.sh_offset, names.sh_size, sh[i].sh_name));
     section_names[i] = std::move(n);
     if (sh[i].sh_type == SHT_SYMTAB) symtab = i;
+    if (section_names[i] == kFrameSection && sh[i].sh_type != SHT_NOBITS && (sh[i].sh_flags & SHF_ALLOC)) o.eh_frame = i;
   }
   if (symtab == 0 || sh[symtab].sh_link >= sh.size() || sh[symtab].sh_entsize != sizeof(Elf64_Sym))
     return r.bad("no symbol table");
   const auto& strtab = sh[sh[symtab].sh_link];
 
   for (const auto& name : in.sections) {
+    // The frame records are never loaded as they are: only those of loaded code are (frames_of).
+    if (name == kFrameSection) continue;
     auto it = std::find(section_names.begin(), section_names.end(), name);
     if (it == section_names.end()) return r.bad("has no section " + name + " (the patch names it)");
     const std::size_t i = static_cast<std::size_t>(it - section_names.begin());
@@ -148,11 +156,16 @@ Result<Parsed> parse_and_place(const ObjectToLoad& in, const std::string& who, c
 
   for (std::size_t i = 0; i < sh.size(); ++i) {
     if (sh[i].sh_type == SHT_REL) return r.bad("section " + section_names[i] + " has REL relocations (x86-64 uses RELA)");
-    if (sh[i].sh_type != SHT_RELA || !o.placed.contains(sh[i].sh_info)) continue;
+    const bool of_frames = o.eh_frame != 0 && sh[i].sh_info == o.eh_frame;
+    if (sh[i].sh_type != SHT_RELA || (!o.placed.contains(sh[i].sh_info) && !of_frames)) continue;
     if (sh[i].sh_link != symtab || sh[i].sh_entsize != sizeof(Elf64_Rela)) return r.bad("relocations not against its symbol table");
     for (std::size_t k = 0; k < sh[i].sh_size / sizeof(Elf64_Rela); ++k) {
       HOTPATCH_LET(rela, r.at<Elf64_Rela>(sh[i].sh_offset + k * sizeof(Elf64_Rela)));
       if (ELF64_R_SYM(rela.r_info) >= nsyms) return r.bad("a relocation names symbol " + std::to_string(ELF64_R_SYM(rela.r_info)));
+      if (of_frames) {
+        o.eh_frame_rels.push_back(rela);  // filter_frames checks where they lie
+        continue;
+      }
       const auto& target = sh[sh[i].sh_info];
       if (target.sh_type == SHT_NOBITS || rela.r_offset > target.sh_size || target.sh_size - rela.r_offset < 4)
         return r.bad("a relocation lies outside section " + section_names[sh[i].sh_info]);
@@ -162,11 +175,78 @@ Result<Parsed> parse_and_place(const ObjectToLoad& in, const std::string& who, c
   return o;
 }
 
-bool defines_in_loaded_section(const Parsed& o, std::size_t k) {
+bool in_loaded_section(const Parsed& o, std::size_t k) {
   const auto& sym = o.syms[k];
-  const int t = ELF64_ST_TYPE(sym.st_info);
-  return (t == STT_FUNC || t == STT_OBJECT) && sym.st_shndx != SHN_UNDEF && sym.st_shndx < o.sh.size() &&
-         o.placed.contains(sym.st_shndx);
+  return sym.st_shndx != SHN_UNDEF && sym.st_shndx < o.sh.size() && o.placed.contains(sym.st_shndx);
+}
+
+bool defines_in_loaded_section(const Parsed& o, std::size_t k) {
+  const int t = ELF64_ST_TYPE(o.syms[k].st_info);
+  return (t == STT_FUNC || t == STT_OBJECT) && in_loaded_section(o, k);
+}
+
+// The frame records of the object's loaded code. A record whose relocations name anything but a
+// loaded section is left out: an LSDA or personality reference the patch does not carry (one
+// made before make-patch carried them) cannot be made up here, and a record without it would
+// have libgcc skip that function's cleanups and handlers.
+Result<FilteredFrames> frames_of(const Parsed& o) {
+  if (o.eh_frame == 0) return FilteredFrames{};
+  const auto& s = o.sh[o.eh_frame];
+  const auto bytes = o.r.bytes().subspan(s.sh_offset, s.sh_size);
+  auto records = read_frame_records(bytes);
+  if (!records) return o.r.bad(std::string(kFrameSection) + ": " + records.error().message);
+  auto loaded = [&o](const Elf64_Rela& rel) { return in_loaded_section(o, ELF64_R_SYM(rel.r_info)); };
+  auto kept = filter_frames(bytes, *records, o.eh_frame_rels, FrameFilter{loaded, loaded});
+  if (!kept) return o.r.bad(std::string(kFrameSection) + ": " + kept.error().message);
+  return kept;
+}
+
+// libgcc's registry of frame tables, looked up rather than linked: the one the process's symbol
+// lookup finds is the one its unwinding uses, and where there is none the code is still loaded
+// (without its records, which the apply log says).
+struct FrameRegistry {
+  void (*add)(void*) = nullptr;
+  void (*remove)(void*) = nullptr;
+  explicit operator bool() const { return add != nullptr && remove != nullptr; }
+};
+
+FrameRegistry frame_registry() {
+  return {reinterpret_cast<void (*)(void*)>(dlsym(RTLD_DEFAULT, "__register_frame")),
+          reinterpret_cast<void (*)(void*)>(dlsym(RTLD_DEFAULT, "__deregister_frame"))};
+}
+
+// Where each object's frame records go in the code block: from `at`, one after the other, then
+// the zero-length record that ends the table. Returns the end of the table (`at` when no record
+// is kept).
+std::size_t place_frames(const std::vector<FilteredFrames>& frames, std::size_t at, std::vector<std::size_t>& offsets) {
+  std::size_t end = at;
+  for (const auto& f : frames) {
+    offsets.push_back(end);
+    end += f.bytes.size();
+  }
+  return end == at ? at : end + 4;
+}
+
+// Applies a frame copy's relocations: each names a loaded section (frames_of kept no other).
+Status relocate_frames(const Parsed& o, const FilteredFrames& f, std::uint8_t* copy, std::uintptr_t copy_at,
+                       const std::function<std::uintptr_t(const Placed&)>& address_of) {
+  for (const auto& rel : f.relocations) {
+    const auto& sym = o.syms[ELF64_R_SYM(rel.r_info)];
+    const std::uint64_t S = address_of(o.placed.at(sym.st_shndx)) + sym.st_value;
+    const std::uint64_t A = static_cast<std::uint64_t>(rel.r_addend);
+    const std::uint64_t P = copy_at + rel.r_offset;
+    std::uint8_t* where = copy + rel.r_offset;
+    if (ELF64_R_TYPE(rel.r_info) == R_X86_64_PC32) {
+      const auto v = static_cast<std::int64_t>(S + A - P);
+      if (v != static_cast<std::int32_t>(v)) return o.r.bad(std::string(kFrameSection) + ": a 32-bit pc-relative pointer cannot reach its target");
+      const auto v32 = static_cast<std::int32_t>(v);
+      std::memcpy(where, &v32, 4);
+    } else {
+      const std::uint64_t v = ELF64_R_TYPE(rel.r_info) == R_X86_64_64 ? S + A : S + A - P;
+      std::memcpy(where, &v, 8);
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -179,6 +259,7 @@ std::optional<std::uintptr_t> LoadedObject::symbol(std::size_t object, std::stri
 }
 
 void LoadedObject::unload() const {
+  if (frames_ != 0) deregister_frames_(reinterpret_cast<void*>(frames_));
   if (total_size_ != 0) os::unmap(code_base_, total_size_);
 }
 
@@ -206,7 +287,11 @@ Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& inputs, 
     const Parsed& o = objects[j];
     for (std::size_t k = 0; k < o.syms.size(); ++k) {
       if (ELF64_ST_BIND(o.syms[k].st_info) == STB_LOCAL || !defines_in_loaded_section(o, k)) continue;
-      if (!shared.emplace(o.sym_names[k], std::pair{j, k}).second)
+      auto [at, added] = shared.emplace(o.sym_names[k], std::pair{j, k});
+      // Two weak copies are one, as a linker keeps one of a COMDAT group (DW.ref.* cells, inline
+      // functions): the first serves the others.
+      const auto& first = objects[at->second.first].syms[at->second.second];
+      if (!added && (ELF64_ST_BIND(first.st_info) != STB_WEAK || ELF64_ST_BIND(o.syms[k].st_info) != STB_WEAK))
         return o.r.bad("defines '" + o.sym_names[k] + "', which another object of the patch defines too");
     }
   }
@@ -221,7 +306,25 @@ Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& inputs, 
         got_slot.emplace(std::pair{j, s}, got_slot.size());
     }
   }
-  const std::size_t got_at = align_up(code_end, 8);
+  // The frame records of the loaded code go with the code (read-only), ahead of the GOT.
+  const FrameRegistry registry = frame_registry();
+  UnwindRegistration unwind;
+  std::vector<FilteredFrames> frames(objects.size());
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    if (objects[j].eh_frame == 0) continue;
+    if (!registry) {
+      unwind.no_unwinder = true;
+      continue;
+    }
+    HOTPATCH_LET(f, frames_of(objects[j]));
+    unwind.functions += f.fdes_kept;
+    unwind.left_out += f.fdes_unusable;
+    frames[j] = std::move(f);
+  }
+  std::vector<std::size_t> frame_offsets;
+  const std::size_t frames_at = align_up(code_end, 8);
+  const std::size_t frames_end = place_frames(frames, frames_at, frame_offsets);
+  const std::size_t got_at = align_up(frames_end, 8);
   const std::size_t stubs_at = got_at + got_slot.size() * 8;
   const std::size_t code_block = align_up(stubs_at + got_slot.size() * 8, kPage);
   const std::size_t total = code_block + align_up(std::max<std::size_t>(data_end, 1), kPage);
@@ -371,6 +474,18 @@ Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& inputs, 
     }
   }
 
+  for (std::size_t j = 0; j < objects.size(); ++j) {
+    if (frames[j].bytes.empty()) continue;
+    std::uint8_t* copy = code.data() + frame_offsets[j];
+    std::memcpy(copy, frames[j].bytes.data(), frames[j].bytes.size());
+    if (auto s = relocate_frames(objects[j], frames[j], copy, base + frame_offsets[j], address_of); !s) return fail(s.error());
+  }
+  // What libgcc will read, read once more: a relocation may have written over what was checked.
+  if (frames_end != frames_at) {
+    if (auto again = read_frame_records({code.data() + frames_at, frames_end - frames_at}); !again)
+      return fail(make_error(ErrorCode::malformed_patch, who, "its relocated .eh_frame: " + again.error().message));
+  }
+
   if (!code.empty()) std::memcpy(reinterpret_cast<void*>(base), code.data(), code.size());
   if (!data.empty()) std::memcpy(reinterpret_cast<void*>(data_base), data.data(), data.size());
   if (code_block != 0) {
@@ -381,6 +496,13 @@ Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& inputs, 
   loaded.code_base_ = base;
   loaded.code_size_ = code_block;
   loaded.total_size_ = total;
+  loaded.unwind_ = unwind;
+  // Last: from here on an unwinder may read the table, and nothing below can fail.
+  if (frames_end != frames_at) {
+    registry.add(reinterpret_cast<void*>(base + frames_at));
+    loaded.frames_ = base + frames_at;
+    loaded.deregister_frames_ = registry.remove;
+  }
   loaded.symbols_.resize(objects.size());
   for (std::size_t j = 0; j < objects.size(); ++j) {
     const Parsed& o = objects[j];

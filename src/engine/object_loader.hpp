@@ -30,6 +30,14 @@ struct ObjectToLoad {
   std::string unit;
 };
 
+/// What was done so that unwinding (C++ exceptions, pthread_cancel, backtraces through libgcc)
+/// can pass through the loaded code: its frame records registered with libgcc.
+struct UnwindRegistration {
+  std::size_t functions = 0;  ///< FDEs registered, one per function (and per cold part)
+  std::size_t left_out = 0;   ///< FDEs of loaded code left out: they need a section the patch does not carry
+  bool no_unwinder = false;   ///< the objects have frame records, but the process has no __register_frame
+};
+
 class LoadedObject {
  public:
   /// A function or variable that object number `object` defines in a loaded section.
@@ -37,7 +45,9 @@ class LoadedObject {
   std::optional<std::uintptr_t> symbol(std::string_view name) const { return symbol(0, name); }
   std::uintptr_t code_base() const { return code_base_; }
   std::size_t code_size() const { return code_size_; }
-  /// Gives the memory back; only for an object no thread could have run.
+  const UnwindRegistration& unwind() const { return unwind_; }
+  /// Deregisters the frame records and gives the memory back; only for an object no thread could
+  /// have run.
   void unload() const;
 
  private:
@@ -47,15 +57,19 @@ class LoadedObject {
   std::uintptr_t code_base_ = 0;
   std::size_t code_size_ = 0;
   std::size_t total_size_ = 0;
+  UnwindRegistration unwind_;
+  std::uintptr_t frames_ = 0;  // the registered table, 0 when none
+  void (*deregister_frames_)(void*) = nullptr;
 };
 
 /// Loads the given sections of `objects` together within rel32 reach of `near`, as a linker would:
 /// a global one object defines in a loaded section is what the others' references to that name
 /// reach; every other symbol comes from `lookup`. Resolves and relocates, and makes the code
-/// executable. Never unloaded: a thread may run it for as long as the process lives. Refuses
-/// (naming the section, symbol or relocation) thread-local data, relocation types position-
-/// dependent code uses, a global two objects define, and anything out of reach. `who` names the
-/// patch in messages.
+/// executable; registers the frame records (.eh_frame) of the loaded code with libgcc, which is
+/// always looked for and never named among `sections`. Never unloaded: a thread may run it for as
+/// long as the process lives. Refuses (naming the section, symbol or relocation) thread-local
+/// data, relocation types position-dependent code uses, a global two objects define unless both
+/// are weak, malformed frame records, and anything out of reach. `who` names the patch in messages.
 Result<LoadedObject> load_objects_near(const std::vector<ObjectToLoad>& objects, std::uintptr_t near,
                                        const ObjectSymbolLookup& lookup, const std::string& who);
 

@@ -146,6 +146,11 @@ TEST_F(MakePatchApply, NewVariableLivesInThePatch) { patch_and_compare("new_vari
 
 TEST_F(MakePatchApply, CppMemberAndVirtualFunctions) { patch_and_compare("cpp_members", "cpp-members"); }
 
+// The fixed scaled() lets an exception from its callee pass to the caller that catches it, running
+// its cleanup on the way: the loaded code's unwind records (its FDE, LSDA and personality) are
+// registered. Without them the running program would end in std::terminate at input -7.
+TEST_F(MakePatchApply, ExceptionPassesThroughAFixedFunction) { patch_and_compare("exception_through", "exception-through"); }
+
 // Two fixed units linked together: calc.c's fixed code calls the function util.c's fix adds, and
 // util.c's static 'tidy' (other.c has one too) is replaced in its own unit.
 // A hidden function replaced, its fixed code calling another hidden one of the program.

@@ -2,6 +2,8 @@
 
 #include "make_patch/process.hpp"
 
+#include "engine/unwind_frames.hpp"
+
 #include <elf.h>
 
 #include <filesystem>
@@ -41,6 +43,42 @@ bool is_cold_part_of(const std::string& name, const std::set<std::string>& funct
   return false;
 }
 
+// The cells through which the unwind tables reach a personality routine or a caught type
+// (DW.ref.__gxx_personality_v0, DW.ref._ZTI...): a pointer each, weak and hidden, so the program
+// has no copy the patch could find by name. The patch carries its own; the runtime fills it in.
+bool is_indirection_cell(const std::string& name) { return name.starts_with("DW.ref."); }
+
+// What unwinding through the loaded sections needs besides their .eh_frame records (the runtime
+// always takes those from the object): the LSDAs their FDEs point to and the personality
+// reference of their CIEs. Only the records of loaded code count, as the runtime keeps only those.
+Result<std::set<std::size_t>> unwinding_needs(const Object& o, const std::set<std::size_t>& load) {
+  std::set<std::size_t> needs;
+  std::size_t eh_frame = 0;
+  for (std::size_t i = 0; i < o.sections.size(); ++i)
+    if (o.sections[i].name == ".eh_frame" && (o.sections[i].header.sh_flags & SHF_ALLOC)) eh_frame = i;
+  if (eh_frame == 0) return needs;
+  std::vector<Elf64_Rela> rels;
+  if (auto r = o.relocations.find(eh_frame); r != o.relocations.end()) {
+    for (const auto& rel : r->second) {
+      if (rel.symbol >= o.symbols.size()) return make_error(ErrorCode::internal, o.path, ".eh_frame: a relocation names no symbol");
+      rels.push_back({rel.offset, ELF64_R_INFO(rel.symbol, rel.type), rel.addend});
+    }
+  }
+  const auto& bytes = o.sections[eh_frame].bytes;
+  auto records = engine::read_frame_records(bytes);
+  if (!records) return make_error(ErrorCode::internal, o.path, ".eh_frame: " + records.error().message);
+  auto in_load = [&](const Elf64_Rela& rel) { return load.contains(o.symbols[ELF64_R_SYM(rel.r_info)].section); };
+  auto all = [](const Elf64_Rela&) { return true; };
+  auto kept = engine::filter_frames(bytes, *records, rels, engine::FrameFilter{in_load, all});
+  if (!kept) return make_error(ErrorCode::internal, o.path, ".eh_frame: " + kept.error().message);
+  for (const auto& rel : kept->relocations) {
+    const std::size_t to = o.symbols[ELF64_R_SYM(rel.r_info)].section;
+    if (to != SHN_UNDEF && to < o.sections.size() && !load.contains(to) && (o.sections[to].header.sh_flags & SHF_ALLOC))
+      needs.insert(to);
+  }
+  return needs;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> sections_to_load(const CarriedUnit& unit) {
@@ -69,35 +107,45 @@ Result<std::vector<std::string>> sections_to_load(const CarriedUnit& unit) {
     for (const auto& s : o.symbols) found |= s.name == f && s.type == STT_FUNC && s.section != SHN_UNDEF;
     if (!found) return make_error(ErrorCode::internal, o.path, "does not define the carried function '" + f + "'");
   }
-  while (!todo.empty()) {
-    const std::size_t sec = todo.back();
-    todo.pop_back();
-    auto rels = o.relocations.find(sec);
-    if (rels == o.relocations.end()) continue;
-    for (const auto& r : rels->second) {
-      if (r.symbol >= o.symbols.size()) continue;
-      const auto& s = o.symbols[r.symbol];
-      const std::size_t to = s.section;
-      if (to == SHN_UNDEF || to >= o.sections.size() || load.contains(to)) continue;
-      const auto& target = o.sections[to];
-      if (!(target.header.sh_flags & SHF_ALLOC)) continue;
-      // A section naming a function or variable of the program stays the program's (an import);
-      // one naming nothing (literals, constants, jump tables) is part of the fixed code.
-      bool names_program_symbol = false;
-      for (std::size_t k : named[to]) {
-        const auto& n = o.symbols[k];
-        if (!unit.functions.contains(n.name) && !unit.variables.contains(n.name) && !is_cold_part_of(n.name, unit.functions))
-          names_program_symbol = true;
+  // Everything the taken sections refer to that is part of the fixed code, transitively.
+  auto follow = [&]() -> Status {
+    while (!todo.empty()) {
+      const std::size_t sec = todo.back();
+      todo.pop_back();
+      auto rels = o.relocations.find(sec);
+      if (rels == o.relocations.end()) continue;
+      for (const auto& r : rels->second) {
+        if (r.symbol >= o.symbols.size()) continue;
+        const auto& s = o.symbols[r.symbol];
+        const std::size_t to = s.section;
+        if (to == SHN_UNDEF || to >= o.sections.size() || load.contains(to)) continue;
+        const auto& target = o.sections[to];
+        if (!(target.header.sh_flags & SHF_ALLOC)) continue;
+        // A section naming a function or variable of the program stays the program's (an import);
+        // one naming nothing (literals, constants, jump tables) is part of the fixed code.
+        bool names_program_symbol = false, indirection_cell = false;
+        for (std::size_t k : named[to]) {
+          const auto& n = o.symbols[k];
+          if (is_indirection_cell(n.name))
+            indirection_cell = true;
+          else if (!unit.functions.contains(n.name) && !unit.variables.contains(n.name) && !is_cold_part_of(n.name, unit.functions))
+            names_program_symbol = true;
+        }
+        if (names_program_symbol) continue;
+        if ((target.header.sh_flags & SHF_WRITE) && !indirection_cell) {
+          return make_error(ErrorCode::not_patchable, unit.name,
+                            "the fixed code uses writable data in section " + target.name +
+                                " that names no variable, so it cannot be matched with the running process's copy");
+        }
+        take(to);
       }
-      if (names_program_symbol) continue;
-      if (target.header.sh_flags & SHF_WRITE) {
-        return make_error(ErrorCode::not_patchable, unit.name,
-                          "the fixed code uses writable data in section " + target.name +
-                              " that names no variable, so it cannot be matched with the running process's copy");
-      }
-      take(to);
     }
-  }
+    return {};
+  };
+  HOTPATCH_TRY(follow());
+  HOTPATCH_LET(unwinding, unwinding_needs(o, load));
+  for (std::size_t sec : unwinding) take(sec);
+  HOTPATCH_TRY(follow());
   std::vector<std::string> names;
   for (std::size_t sec : load) names.push_back(o.sections[sec].name);
   // Section names must be unique for the runtime to find them by name.

@@ -33,6 +33,9 @@ struct CarriedUnit {
 /// The sections of `unit.object` the patch must load: the carried functions' and variables' (and
 /// their cold parts), and every section of constants their code reaches that names nothing of the
 /// program's (string literals, jump tables). What does name a program symbol stays the program's.
+/// Unwinding through the carried functions needs their LSDAs (.gcc_except_table.*) and the
+/// personality reference their CIEs hold (a DW.ref.* cell): those come along too. The .eh_frame
+/// records are not named: the runtime always takes those of the code it loads from the object.
 Result<std::vector<std::string>> sections_to_load(const CarriedUnit& unit);
 
 /// Writes the patch of `units` to `output`, compiling a small generated source with `compiler` (a C
