@@ -151,11 +151,11 @@ TEST_F(MakePatchApply, CppMemberAndVirtualFunctions) { patch_and_compare("cpp_me
 // registered. Without them the running program would end in std::terminate at input -7.
 TEST_F(MakePatchApply, ExceptionPassesThroughAFixedFunction) { patch_and_compare("exception_through", "exception-through"); }
 
-// Two fixed units linked together: calc.c's fixed code calls the function util.c's fix adds, and
-// util.c's static 'tidy' (other.c has one too) is replaced in its own unit.
 // A hidden function replaced, its fixed code calling another hidden one of the program.
 TEST_F(MakePatchApply, HiddenFunction) { patch_and_compare("hidden_function", "hidden-fn"); }
 
+// Two fixed units linked together: calc.c's fixed code calls the function util.c's fix adds, and
+// util.c's static 'tidy' (other.c has one too) is replaced in its own unit.
 TEST_F(MakePatchApply, FixAcrossTwoUnits) { patch_and_compare("two_units", "two-units"); }
 
 }  // namespace
