@@ -36,6 +36,9 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # hotpatch_<version>_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends: from the libraries the binaries link (dpkg-shlibdeps)
+# Loaded when needed, so no link records it: attach walks a borrowed thread's frames with it (without
+# it, every word above the stack pointer is taken for a possible frame), the runtime's stack check.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libunwind8")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Live patching for C and C++ programs on Linux
  A running process gets fixed functions without a restart, from patch shared
  objects it fetches from a signed registry or that an operator sends it.

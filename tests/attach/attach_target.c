@@ -4,13 +4,18 @@
  * mask is printed and ends the program with a code of its own, so a test sees the borrowing.
  *   attach_target epoll|read|poll|nanosleep|spin|fgets [block-all] [deny-wx]
  * fgets: the main thread waits inside stdio (fgets holds stdin's lock while it reads).
+ * stale-loader: as epoll, its frame keeping in a local the address right after a call in the
+ *               dynamic loader, as an uninitialised slot left over from start-up does.
  * nanosleep: one 2 s sleep first, then "slept MS", then it reads lines as `read` does.
  * block-all: every thread blocks every signal, and a second thread waits in epoll_wait for ever.
  * deny-wx: a seccomp filter refuses mprotect(PROT_EXEC) with EACCES, as systemd's
  *          MemoryDenyWriteExecute= does. */
+#define _GNU_SOURCE
 #include <hotpatch/patch.h>
 
 #include <errno.h>
+#include <link.h>
+#include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -85,6 +90,23 @@ static void* idle_waiter(void* arg) {
   return NULL;
 }
 
+static int find_loader_call(struct dl_phdr_info* info, size_t size, void* data) {
+  (void)size;
+  if (info->dlpi_name == NULL || strstr(info->dlpi_name, "/ld-linux") == NULL) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)* ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    const unsigned char* code = (const unsigned char*)(info->dlpi_addr + ph->p_vaddr);
+    for (size_t k = 64; k + 5 < ph->p_memsz; ++k) {
+      if (code[k] == 0xe8) {
+        *(uintptr_t*)data = (uintptr_t)(code + k + 5);
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
 /* One line from stdin (the wait already happened); 0 at end of input. */
 static int take_line(void) {
   char c;
@@ -138,6 +160,14 @@ int main(int argc, char** argv) {
     say(buf);
     mode = "read";
   }
+  volatile uintptr_t stale_slot[2] = {0, 0};
+  if (strcmp(mode, "stale-loader") == 0) {
+    uintptr_t after_call = 0;
+    dl_iterate_phdr(find_loader_call, &after_call);
+    if (after_call == 0) _exit(9);
+    stale_slot[0] = stale_slot[1] = after_call;
+    mode = "epoll";
+  }
   int ep = -1;
   if (strcmp(mode, "epoll") == 0) {
     ep = epoll_create1(EPOLL_CLOEXEC);
@@ -161,7 +191,7 @@ int main(int argc, char** argv) {
       reply();
       continue;
     }
-    if (!take_line()) return 0;
+    if (!take_line()) return stale_slot[0] == 1;
     reply();
   }
 }

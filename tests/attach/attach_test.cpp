@@ -286,18 +286,23 @@ TEST(Attach, RefusesAProcessThatIsGone) {
 TEST(Attach, RefusesAProcessAlreadyTraced) {
   Target t({HP_TARGET, "epoll"});
   ASSERT_EQ(t.line(), "ready");
+  // The tracer says when it holds the target: an attach before that would simply succeed.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
   pid_t tracer = ::fork();
   if (tracer == 0) {
-    if (::ptrace(PTRACE_SEIZE, t.pid(), nullptr, nullptr) != 0) ::_exit(1);
+    ::close(ready[0]);
+    const char ok = ::ptrace(PTRACE_SEIZE, t.pid(), nullptr, nullptr) == 0 ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
     ::pause();
     ::_exit(0);
   }
-  std::string e;
-  for (int i = 0; i < 200; ++i) {
-    e = attach_error(t.pid());
-    if (e.find("already traced") != std::string::npos) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  ::close(ready[1]);
+  char seized = 0;
+  ASSERT_EQ(::read(ready[0], &seized, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(seized, 'y') << "the tracer could not seize the target";
+  const std::string e = attach_error(t.pid());
   ::kill(tracer, SIGKILL);
   ::waitpid(tracer, nullptr, 0);
   EXPECT_NE(e.find("is already traced by PID " + std::to_string(tracer) + " ("), std::string::npos) << e;
@@ -346,6 +351,18 @@ TEST(Attach, PassesOverAThreadWaitingInsideStdio) {
   const std::string e = attach_error(t.pid(), o);
   EXPECT_NE(e.find("in read: was called from "), std::string::npos) << e;
   EXPECT_NE(e.find("which may hold a lock the runtime's loading needs"), std::string::npos) << e;
+  EXPECT_EQ(t.ask(), "answer 42");
+}
+
+// Uninitialised slots of live frames keep return addresses of whatever ran there before (the
+// loader, at start-up); the frames themselves are walked, so such a slot does not keep the thread.
+TEST(Attach, TakesAThreadWhoseFrameKeepsAStaleLoaderAddress) {
+  Target t({HP_TARGET, "stale-loader"});
+  ASSERT_EQ(t.line(), "ready");
+  std::this_thread::sleep_for(50ms);
+  AttachOptions o = unsigned_options();
+  o.wait = 1000ms;
+  EXPECT_EQ(attach_error(t.pid(), o), "attached");
   EXPECT_EQ(t.ask(), "answer 42");
 }
 

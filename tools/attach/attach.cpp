@@ -295,7 +295,7 @@ Result<AttachReport> on_a_safe_thread(pid_t pid, const ProcessStatus& st, const 
       } else if (temporary_mask && (held.signal_mask() & (std::uint64_t{1} << (SIGSEGV - 1)))) {
         problem = "blocks SIGSEGV in " + call;
       } else if (!lock_free_work) {
-        problem = judge.stack_problem(regs.rsp);
+        problem = judge.stack_problem(tid, regs.rsp);
       }
       if (problem) {
         reasons.push_back(who + " in " + call + ": " + *problem);

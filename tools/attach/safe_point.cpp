@@ -1,5 +1,6 @@
 #include "attach/safe_point.hpp"
 
+
 #include <algorithm>
 #include <array>
 #include <string_view>
@@ -123,29 +124,49 @@ std::size_t SafePointJudge::room_below(std::uintptr_t sp) const {
   return sp - m->start;
 }
 
-std::optional<std::string> SafePointJudge::stack_problem(std::uintptr_t sp) const {
-  const Mapping* stack = mapping_of(sp);
+std::optional<std::string> SafePointJudge::code_problem(std::uintptr_t pc) const {
+  const Mapping* m = mapping_of(pc);
+  if (m == nullptr || !m->executable) return std::nullopt;
+  if (m->path.find("/ld-linux") != std::string::npos) return "is inside the dynamic loader, which may hold its lock";
+  if (m->path != libc_.path()) return std::nullopt;
+  if (const RemoteFunction* f = libc_.containing(pc); f != nullptr && takes_a_lock(f->name)) {
+    return "was called from " + f->name + ", which may hold a lock the runtime's loading needs";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> SafePointJudge::scan_problem(std::uintptr_t sp, std::uintptr_t from) const {
+  const Mapping* stack = mapping_of(from);
   if (stack == nullptr) return "its stack pointer is in no mapping";
+  const std::size_t bytes = std::min<std::size_t>(kScanBytes, stack->end - from) & ~std::size_t{7};
+  std::vector<std::uint64_t> words(bytes / 8);
+  if (!words.empty() && !read_remote(pid_, from, words.data(), bytes)) return "its stack cannot be read";
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    const std::uint64_t w = words[k];
+    const Mapping* m = mapping_of(w);
+    if (m == nullptr || !m->executable || !follows_a_call(w)) continue;
+    // A return address points after its call, which may end the calling function.
+    if (auto problem = code_problem(w - 1)) {
+      return *problem + " (a return address " + std::to_string(from - sp + k * 8) + " bytes above its stack pointer)";
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> SafePointJudge::stack_problem(pid_t tid, std::uintptr_t sp) const {
+  if (mapping_of(sp) == nullptr) return "its stack pointer is in no mapping";
   if (room_below(sp) < kNeededStack) {
     return "its stack has " + std::to_string(room_below(sp) / 1024) + " KiB free, the call needs " +
            std::to_string(kNeededStack / 1024) + " KiB";
   }
-  const std::size_t bytes = std::min<std::size_t>(kScanBytes, stack->end - sp) & ~std::size_t{7};
-  std::vector<std::uint64_t> words(bytes / 8);
-  if (!words.empty() && !read_remote(pid_, sp, words.data(), bytes)) return "its stack cannot be read";
-  for (std::size_t k = 0; k < words.size(); ++k) {
-    const std::uint64_t w = words[k];
-    const Mapping* m = mapping_of(w);
-    if (m == nullptr || !m->executable) continue;
-    const std::string where = " (a return address " + std::to_string(k * 8) + " bytes above its stack pointer)";
-    if (m->path.find("/ld-linux") != std::string::npos && follows_a_call(w))
-      return "is inside the dynamic loader, which may hold its lock" + where;
-    if (m->path != libc_.path()) continue;
-    if (const RemoteFunction* f = libc_.containing(w); f != nullptr && takes_a_lock(f->name) && follows_a_call(w)) {
-      return "was called from " + f->name + ", which may hold a lock the runtime's loading needs" + where;
-    }
+  const StackWalk walk = walker_.walk(tid);
+  for (std::size_t i = 0; i < walk.frames.size(); ++i) {
+    const std::uintptr_t pc = walk.frames[i].pc;
+    if (auto problem = code_problem(i == 0 ? pc : pc - 1)) return *problem + " (frame " + std::to_string(i) + ")";
   }
-  return std::nullopt;
+  if (walk.complete) return std::nullopt;
+  // Above the last frame the walk could follow, any return address may be a live frame's.
+  return scan_problem(sp, walk.frames.empty() ? sp : walk.frames.back().sp);
 }
 
 }  // namespace hotpatch::attach
