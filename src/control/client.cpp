@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <optional>
 #include <thread>
+#include <cstring>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -98,6 +101,27 @@ std::vector<Result<Response>> call_each(const std::vector<Endpoint>& endpoints, 
   out.reserve(answers.size());
   for (auto& a : answers) out.push_back(std::move(*a));
   return out;
+}
+
+Result<int> sealed_copy(const std::string& name, std::string_view data) {
+  int fd = ::memfd_create(("hotpatch:" + name).c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return make_error(ErrorCode::io, "memfd_create", std::strerror(errno));
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return make_error(ErrorCode::io, "memfd", std::strerror(err));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return make_error(ErrorCode::io, "memfd", std::string("cannot seal: ") + std::strerror(err));
+  }
+  return fd;
 }
 
 Result<Response> call_pid(pid_t pid, const Request& request, const CallOptions& options) {

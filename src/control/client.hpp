@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <cstddef>
 #include <sys/types.h>
 #include <vector>
@@ -31,6 +32,10 @@ struct Endpoint {
 /// deadline, not one deadline per silent process. Answers come back in the order of `endpoints`.
 std::vector<Result<Response>> call_each(const std::vector<Endpoint>& endpoints, const Request& request,
                                         const CallOptions& options, std::size_t parallel = 16);
+
+/// A sealed memory file holding `data`, to attach to an apply request: neither the sender nor anyone
+/// holding the descriptor can change it after this, so what the process loads is what was checked.
+Result<int> sealed_copy(const std::string& name, std::string_view data);
 
 /// find_socket() then call().
 Result<Response> call_pid(pid_t pid, const Request& request, const CallOptions& options = {});

@@ -366,9 +366,12 @@ std::string default_runtime_path() {
     self[n] = '\0';
     std::string dir(self);
     dir.resize(dir.rfind('/'));
-    std::string installed = dir + "/" HOTPATCH_RUNTIME_FROM_BINDIR;
-    struct stat st {};
-    if (::stat(installed.c_str(), &st) == 0) return installed;
+    // The tool in <prefix>/bin, or the agent in <prefix>/libexec/hotpatch.
+    for (const char* relative : {HOTPATCH_RUNTIME_FROM_BINDIR, HOTPATCH_RUNTIME_FROM_LIBEXECDIR}) {
+      std::string installed = dir + "/" + relative;
+      struct stat st {};
+      if (::stat(installed.c_str(), &st) == 0) return installed;
+    }
   }
   return HOTPATCH_RUNTIME_IN_BUILD_TREE;
 }

@@ -45,27 +45,6 @@ Status verify_signature(const ApplyOptions& o, const std::string& data, const st
   return {};
 }
 
-// A sealed copy: neither we nor anyone holding the descriptor can change it after this.
-Result<int> sealed_copy(const std::string& name, const std::string& data) {
-  int fd = ::memfd_create(("hotpatch:" + name).c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return make_error(ErrorCode::io, "memfd_create", std::strerror(errno));
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return make_error(ErrorCode::io, "memfd", std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return make_error(ErrorCode::io, "memfd", std::string("cannot seal: ") + std::strerror(err));
-  }
-  return fd;
-}
-
 int run_apply(const ApplyOptions& o) {
   if (o.allow_unsigned && (!o.pubkeys.empty() || !o.signature.empty())) {
     return report(make_error(ErrorCode::invalid_argument, "apply",
@@ -92,7 +71,7 @@ int run_apply(const ApplyOptions& o) {
     }
     signature = std::move(*text);
   }
-  auto fd = sealed_copy(std::filesystem::path(o.patch).filename().string(), *data);
+  auto fd = control::sealed_copy(std::filesystem::path(o.patch).filename().string(), *data);
   if (!fd) return report(fd.error());
   control::Request r;
   r.op = control::Op::apply;

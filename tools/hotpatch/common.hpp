@@ -40,5 +40,6 @@ void add_update(CLI::App& app, Subcommand& run);
 void add_revert(CLI::App& app, Subcommand& run);
 void add_attach(CLI::App& app, Subcommand& run);
 void add_make_patch(CLI::App& app, Subcommand& run);
+void add_agent(CLI::App& app, Subcommand& run);
 
 }  // namespace hotpatch::cli

@@ -20,6 +20,7 @@ struct NetworkCommand {
 constexpr NetworkCommand network_commands[] = {
     {"verify", "Verify a registry: signature, key, name, expiry, index hash and every blob"},
     {"list", "List the patches of a registry (after verifying its signature)"},
+    {"agent", "Host service: patch every matching process from a signed registry, with health checks"},
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // hotpatch-registry: the commands of `hotpatch` that read a registry over the network (verify,
-// list). `hotpatch verify ...` runs this program with the same arguments; it is not meant to be
+// list, agent). `hotpatch verify ...` runs this program with the same arguments; it is not meant to be
 // run by hand, but works the same when it is.
 #include "hotpatch/common.hpp"
 
@@ -14,5 +14,6 @@ int main(int argc, char** argv) {
   hotpatch::cli::Subcommand run;
   hotpatch::cli::add_verify(app, run);
   hotpatch::cli::add_list(app, run);
+  hotpatch::cli::add_agent(app, run);
   return hotpatch::cli::parse_and_run(app, argc, argv, run);
 }
