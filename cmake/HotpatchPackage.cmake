@@ -26,6 +26,11 @@ else()
   message(STATUS "help2man not found: no man page (scripts/install-deps.sh installs it)")
 endif()
 
+# The host agent's unit and an example of its configuration (the unit starts once
+# /etc/hotpatch/agent.conf exists).
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/hotpatch-agent.service DESTINATION lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/agent.conf.example DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
 set(CPACK_PACKAGE_NAME hotpatch)
 set(CPACK_PACKAGE_VENDOR "hotpatch")
 set(CPACK_PACKAGE_CONTACT "hotpatch maintainers <hotpatch@localhost>")

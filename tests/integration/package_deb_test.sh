@@ -19,7 +19,8 @@ contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/hotpatch ./usr/libexec/hotpatch/hotpatch-registry ./usr/lib/libhotpatch.so.0 \
          ./usr/lib/libhotpatch-registry.so.0 ./usr/include/hotpatch/hotpatch.h ./usr/include/hotpatch/version.h \
          ./usr/lib/cmake/hotpatch/hotpatchConfig.cmake ./usr/lib/pkgconfig/hotpatch.pc \
-         ./usr/share/man/man1/hotpatch.1; do
+         ./usr/share/man/man1/hotpatch.1 ./usr/lib/systemd/system/hotpatch-agent.service \
+         ./usr/share/doc/hotpatch/agent.conf.example; do
   grep -q " $f\( \|$\)" <<< "$contents" || fail "$f is not in the package"
 done
 depends=$(dpkg-deb -f "$deb" Depends)
@@ -31,6 +32,11 @@ root="$work/root"
 dpkg -x "$deb" "$root"
 out=$(env -u LD_LIBRARY_PATH "$root/usr/bin/hotpatch" --version) || fail "the packaged hotpatch does not start"
 [[ "$out" == "hotpatch $version" ]] || fail "--version says '$out'"
+# The agent runs in the registry helper under libexec, and finds the runtime it attaches with from there.
+env -u LD_LIBRARY_PATH "$root/usr/bin/hotpatch" agent --help | grep -q -- "--health-command" ||
+  fail "the packaged hotpatch agent does not start"
+grep -q "^ExecStart=/usr/bin/hotpatch agent --config /etc/hotpatch/agent.conf$" \
+  "$root/usr/lib/systemd/system/hotpatch-agent.service" || fail "the agent's unit does not start the agent"
 # The registry library finds the runtime beside it, under any prefix.
 ldd "$root/usr/lib/libhotpatch-registry.so.0" | grep -q "libhotpatch.so.0 => $root/usr/lib/" ||
   fail "libhotpatch-registry does not find libhotpatch beside it: $(ldd "$root/usr/lib/libhotpatch-registry.so.0")"
