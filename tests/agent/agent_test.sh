@@ -6,9 +6,10 @@
 #   - a process that dies in its health window takes its version back;
 #   - a staged entry reaches the same hosts on every run;
 #   - every refusal names what and why.
-# Usage: agent_test.sh HOTPATCH TARGET ANSWER_V1.so ANSWER_V2.so
+#   - a process whose own runtime polls the same registry is left to it (one owner per process);
+# Usage: agent_test.sh HOTPATCH TARGET ANSWER_V1.so ANSWER_V2.so LIBHOTPATCH.so
 set -u
-hotpatch=$1 target=$2 v1=$3 v2=$4
+hotpatch=$1 target=$2 v1=$3 v2=$4 runtime=$5
 work=$(mktemp -d)
 export HOTPATCH_CONTROL_DIR=$work/control
 mkdir -m 700 "$HOTPATCH_CONTROL_DIR"
@@ -147,7 +148,19 @@ n=$(wc -w <<<"$first")
 [[ "$first" == "$second" ]] || fail "a staged entry chose other hosts on a second run: [$first] vs [$second]"
 ((n >= 8 && n <= 35)) || fail "10% of 200 hosts took it on $n hosts: [$first]"
 
-# 6. Refusals.
+# 6. One owner: a process whose own runtime polls this registry is left to its poller, which takes
+# the registry's decisions itself (here: version 2 is not for host-poller, staged to 10%).
+mkfifo d.in
+sleep 600 >d.in &
+pids+=($!)
+LD_PRELOAD=$runtime HOTPATCH_REGISTRY_URL=file://$work/reg HOTPATCH_REGISTRY_NAME=fleet HOTPATCH_TRUSTED_KEY=$work/hotpatch.pub \
+  HOTPATCH_HOST_ID=host-poller HOTPATCH_CACHE_DIR=$work/d-cache "$target" epoll <d.in >d.out 2>d.err &
+d_pid=$!
+pids+=($d_pid)
+for _ in $(seq 50); do grep -q ready d.out && break; sleep 0.1; done
+expect 0 "process $d_pid ($target) polls file://$work/reg itself: left to its own poller" "${agent[@]}" --once
+
+# 7. Refusals.
 expect 2 "no registry: give --registry URL or 'registry =' in the configuration" "$hotpatch" agent --once --state-dir "$work/s6"
 expect 2 "no registry key: give --pubkey FILE" "$hotpatch" agent --registry reg --name fleet --once --state-dir "$work/s6"
 printf 'registry = %s\nfrobnicate = 1\n' "$work/reg" >bad.conf

@@ -132,6 +132,8 @@ struct Agent::Impl {
   }
 
   Result<std::string> blob_signature(const VerifiedPatch& patch);
+  /// Why a process is left to the poller of its own runtime (one of our registries), if it is.
+  std::optional<std::string> own_poller(const nlohmann::ordered_json& hello) const;
   Result<std::string> endpoint(Current& c);
   Status apply(const VerifiedPatch& patch);
   void note_rollout();
@@ -176,14 +178,29 @@ Result<std::string> Agent::Impl::endpoint(Current& c) {
   log("attached to " + who(c.process.pid, c.process.program) + " (thread " + std::to_string(attached->tid) +
       " held " + std::to_string(attached->stall.count() / 1000.0).substr(0, 5) + " ms)");
   // The endpoint is started by the runtime's own thread: give it a moment to appear.
-  for (int i = 0; i < 100; ++i) {
-    if (auto sock = control::find_socket(c.process.pid)) {
-      c.socket = *sock;
-      return c.socket;
-    }
+  Result<std::string> sock = control::find_socket(c.process.pid);
+  for (int i = 0; i < 100 && !sock; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    sock = control::find_socket(c.process.pid);
   }
-  return control::find_socket(c.process.pid);
+  if (!sock) return sock.error();
+  // A runtime that was loaded without its endpoint may still run its own poller.
+  control::Request hello;
+  hello.op = control::Op::hello;
+  auto answer = control::call(c.process.pid, *sock, hello);
+  if (!answer) return answer.error();
+  if (!answer->ok) return answer->error;
+  if (auto own = own_poller(answer->result)) return make_error(ErrorCode::already_applied, who(c.process.pid, c.process.program), *own);
+  c.socket = *sock;
+  return c.socket;
+}
+
+std::optional<std::string> Agent::Impl::own_poller(const nlohmann::ordered_json& hello) const {
+  const auto it = hello.find("registry");
+  if (it == hello.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) return std::nullopt;
+  const std::string own = registry::url_from_location(it->get<std::string>());
+  if (std::find(urls.begin(), urls.end(), own) == urls.end()) return std::nullopt;
+  return "polls " + own + " itself: left to its own poller";
 }
 
 Status Agent::Impl::apply(const VerifiedPatch& patch) {
@@ -363,9 +380,8 @@ PassOutcome Agent::pass(bool poll) {
         ++outcome.failed;
         continue;
       }
-      const std::string own = answer->result.value("registry", "");
-      if (!own.empty() && std::find(a.urls.begin(), a.urls.end(), registry::url_from_location(own)) != a.urls.end()) {
-        a.say_once(who(c.process.pid, c.process.program) + " polls " + own + " itself: left to its own poller");
+      if (auto own = a.own_poller(answer->result)) {
+        a.say_once(who(c.process.pid, c.process.program) + " " + *own);
         continue;
       }
       c.socket = *sock;
