@@ -20,6 +20,10 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
+# A copy of its own: the agent patches every process running the program it is given, and other
+# tests run the original at the same time.
+cp "$target" "$work/target"
+target=$work/target
 failures=0
 fail() {
   echo "FAIL: $*"
