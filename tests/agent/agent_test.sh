@@ -137,6 +137,25 @@ wait $runner
 grep -q "took back answer version 2 on this host: process $c_pid exited ($target)" c.log ||
   fail "a process dying in its window did not take the version back: $(cat c.log)"
 
+# A health command that hangs is killed at its timeout and counts as a failure.
+start_target e
+cat >slow.conf <<CONF
+registry = $work/reg
+name = fleet
+pubkey = $work/hotpatch.pub
+host_id = host-3
+state_dir = $work/state-e
+programs = $target
+health_seconds = 2
+health_interval = 1
+health_timeout = 1
+health_command = sleep 30
+CONF
+chmod 600 slow.conf
+expect 1 "took back answer version 2 on this host: the health command did not finish within 1 s for process" \
+  "$hotpatch" agent --config slow.conf --once
+[[ $(answer e) == "answer 42" ]] || fail "e: version 2 was not reverted after the hanging health command: $(answer e)"
+
 # 5. A staged entry: the same hosts each run, about the share.
 "$hotpatch" publish --registry reg --key hotpatch.key --rollout 10% --id answer >/dev/null || fail "publish --rollout"
 takes() {
@@ -177,6 +196,10 @@ chmod 666 agent.conf
 expect 1 "agent.conf: is writable by group or others: whoever can write it would choose what every process accepts" \
   "$hotpatch" agent --config agent.conf --once
 expect 1 "does not exist: the agent has not made a pass with this state directory" "$hotpatch" agent --status --state-dir "$work/none"
+expect 2 "users: no user named 'nosuchuser'" "${agent[@]}" --user nosuchuser --once
+echo '{"patched": [' >"$work/state/state/state.json"
+expect 1 "state.json: is damaged (" "${agent[@]}" --once
+expect 1 "remove it to start over, which forgets the patch versions taken back on this host" "$hotpatch" agent --status --state-dir "$work/state"
 mkdir -m 777 open-state
 expect 1 "open-state: is writable by group or others" "${agent[@]/$work\/state/$work/open-state}" --once
 "$hotpatch" keygen -s other.key -p other.pub >/dev/null
