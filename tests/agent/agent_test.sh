@@ -114,6 +114,26 @@ kill -TERM $service
 wait $service 2>/dev/null
 grep -q "agent stopped" service.log || fail "the service did not stop on SIGTERM: $(tail -3 service.log)"
 
+# With the kernel's process events, a new program is looked at as it starts, not at the next scan.
+sed -e 's/^scan_interval = 1$/scan_interval = 3600/' -e 's/^interval = 1$/interval = 3600/' agent.conf >events.conf
+chmod 600 events.conf
+"$hotpatch" agent --config events.conf 2>events.log &
+service=$!
+pids+=($service)
+sleep 1
+if grep -q "proc connector" events.log; then
+  grep -q "new processes are found by looking at /proc every 3600 s" events.log ||
+    fail "without process events the agent does not say how it finds new processes: $(cat events.log)"
+  echo "note: no process events here ($(grep -o 'proc connector[^;]*' events.log)); the /proc scan was tested above"
+else
+  start_target f
+  for _ in $(seq 50); do grep -q "applied answer version 1 to process $f_pid" events.log && break; sleep 0.1; done
+  grep -q "applied answer version 1 to process $f_pid" events.log ||
+    fail "a program started under the service was not patched within 5 s of its start: $(cat events.log)"
+fi
+kill -TERM $service
+wait $service 2>/dev/null
+
 # 3. A version whose health command fails is taken back everywhere and not applied again.
 "$hotpatch" publish --registry reg --key hotpatch.key "$v2" >/dev/null || fail "publish v2"
 expect 1 "took back answer version 2 on this host: the health command exited with 3 for process" \

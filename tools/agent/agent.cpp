@@ -2,6 +2,7 @@
 
 #include "agent/agent_state.hpp"
 #include "agent/health.hpp"
+#include "agent/process_events.hpp"
 #include "agent/process_scan.hpp"
 #include "attach/attach.hpp"
 #include "control/client.hpp"
@@ -13,6 +14,7 @@
 #include <hotpatch/registry.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -480,6 +482,18 @@ int Agent::run(const std::atomic<bool>& stop) {
   impl_->log("agent for registry '" + impl_->config.registry_name + "' (host " +
              (impl_->host_id.empty() ? std::string("without an id") : impl_->host_id) + "), polling every " +
              std::to_string(impl_->config.interval.count()) + " s");
+  // New programs are seen as they start where the kernel tells us; /proc is looked at regardless.
+  std::optional<ProcessEvents> events;
+  if (auto e = ProcessEvents::open()) {
+    events.emplace(std::move(*e));
+  } else {
+    impl_->log(e.error().what() + "; new processes are found by looking at /proc every " +
+               std::to_string(impl_->config.scan_interval.count()) + " s");
+  }
+  // A program just started has not mapped its libraries yet: it is looked at a little later.
+  constexpr auto kAfterExec = std::chrono::milliseconds(300);
+  constexpr auto kNoExec = steady_clock::time_point::max();
+  auto exec_pass = kNoExec;
   auto next_poll = steady_clock::now();
   auto next_scan = next_poll;
   while (!stop) {
@@ -488,13 +502,27 @@ int Agent::run(const std::atomic<bool>& stop) {
       pass(true);
       next_poll = now + jittered(impl_->config.interval);
       next_scan = now + impl_->config.scan_interval;
-    } else if (now >= next_scan) {
+      exec_pass = kNoExec;
+    } else if (now >= next_scan || now >= exec_pass) {
       pass(false);
       next_scan = now + impl_->config.scan_interval;
+      exec_pass = kNoExec;
     }
     check_health();
-    const auto wake = std::min({next_poll, next_scan, steady_clock::now() + std::chrono::seconds(1)});
-    while (!stop && steady_clock::now() < wake) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto wake = std::min({next_poll, next_scan, steady_clock::now() + std::chrono::seconds(1)});
+    while (!stop && steady_clock::now() < wake) {
+      wake = std::min(wake, exec_pass);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(wake - steady_clock::now());
+      const int timeout = static_cast<int>(std::clamp<long long>(left.count(), 0, 100));
+      if (events) {
+        pollfd p{events->fd(), POLLIN, 0};
+        if (::poll(&p, 1, timeout) > 0 && events->drain_execs() && exec_pass == kNoExec) {
+          exec_pass = steady_clock::now() + kAfterExec;
+        }
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(timeout));
+      }
+    }
   }
   impl_->log("agent stopped");
   return 0;
