@@ -203,6 +203,24 @@ pids+=($d_pid)
 for _ in $(seq 50); do grep -q ready d.out && break; sleep 0.1; done
 expect 0 "process $d_pid ($target) polls file://$work/reg itself: left to its own poller" "${agent[@]}" --once
 
+# Another user's process, chosen by user: the agent (root) attaches to it, and leaves root's alone
+# (as a host the staged entry is for).
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
+  chmod 755 "$work"
+  mkfifo g.in
+  sleep 600 >g.in &
+  pids+=($!)
+  env -u HOTPATCH_CONTROL_DIR setpriv --reuid=65534 --regid=65534 --clear-groups "$target" epoll <g.in >g.out 2>g.err &
+  g_pid=$!
+  pids+=($g_pid)
+  for _ in $(seq 50); do grep -q ready g.out && break; sleep 0.1; done
+  start_target h
+  expect 0 "applied answer version 2 to process $g_pid ($target)" \
+    "$hotpatch" agent --registry reg --name fleet --pubkey hotpatch.pub --state-dir "$work/state-g" \
+    --host-id "host-${first%% *}" --program "$target" --user nobody --health-seconds 0 --once
+  [[ $(answer h) == "answer 42" ]] || fail "h: root's process was patched by an agent for nobody's: $(answer h)"
+fi
+
 # 7. Refusals.
 expect 2 "no registry: give --registry URL or 'registry =' in the configuration" "$hotpatch" agent --once --state-dir "$work/s6"
 expect 2 "no registry key: give --pubkey FILE" "$hotpatch" agent --registry reg --name fleet --once --state-dir "$work/s6"
