@@ -120,8 +120,19 @@ struct Agent::Impl {
   void say_once(const std::string& line) {
     if (said.insert(line).second) log(line);
   }
-  void save() {
-    if (auto s = store.save(state); !s) say_once("cannot save the state: " + s.error().what());
+  std::string saved;  // what the state file holds, but for the time of the last pass
+  // Written when something changed, and at each registry poll (the time of the last pass): a scan
+  // that finds nothing new touches no disk.
+  void save(bool always) {
+    AgentState without_time = state;
+    without_time.last_pass = 0;
+    std::string now = state_to_json(without_time);
+    if (!always && now == saved) return;
+    if (auto s = store.save(state); !s) {
+      say_once("cannot save the state: " + s.error().what());
+      return;
+    }
+    saved = std::move(now);
   }
 
   std::uint32_t applied_version(const std::string& id) const {
@@ -412,7 +423,7 @@ PassOutcome Agent::pass(bool poll) {
   a.state.last_pass = now_seconds();
   // Forget processes that are gone once their window is over: the state stays the size of the host.
   std::erase_if(a.state.patched, [](const PatchedProcess& p) { return p.healthy && process_problem(p).has_value(); });
-  a.save();
+  a.save(poll);
   return outcome;
 }
 
@@ -452,7 +463,7 @@ int Agent::check_health() {
     }
   }
   for (const auto& f : failures) a.take_back(f.id, f.version, f.pid, f.program, f.reason);
-  if (changed || !failures.empty()) a.save();
+  if (changed || !failures.empty()) a.save(false);
   return static_cast<int>(failures.size());
 }
 
