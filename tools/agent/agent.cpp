@@ -106,6 +106,7 @@ struct Agent::Impl {
     HostProcess process;
     std::map<std::string, std::uint32_t> level;
     std::string socket;
+    std::string own_poller;  // set when attaching showed its runtime polls one of our registries
   };
   Current* current = nullptr;
   PassOutcome* outcome = nullptr;
@@ -203,7 +204,10 @@ Result<std::string> Agent::Impl::endpoint(Current& c) {
   auto answer = control::call(c.process.pid, *sock, hello);
   if (!answer) return answer.error();
   if (!answer->ok) return answer->error;
-  if (auto own = own_poller(answer->result)) return make_error(ErrorCode::already_applied, who(c.process.pid, c.process.program), *own);
+  if (auto own = own_poller(answer->result)) {
+    c.own_poller = *own;
+    return make_error(ErrorCode::already_applied, who(c.process.pid, c.process.program), *own);
+  }
   c.socket = *sock;
   return c.socket;
 }
@@ -413,6 +417,10 @@ PassOutcome Agent::pass(bool poll) {
             (a.config.health_seconds.count() ? ", watching it for " + std::to_string(a.config.health_seconds.count()) + " s"
                                              : std::string()));
       ++outcome.applied;
+    }
+    if (!c.own_poller.empty()) {
+      a.say_once(who(c.process.pid, c.process.program) + " " + c.own_poller);
+      continue;
     }
     for (const auto& f : report->failed) {
       a.say_once(f.patch.id + " version " + std::to_string(f.patch.version) + " not applied to " +
