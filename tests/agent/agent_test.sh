@@ -202,6 +202,17 @@ d_pid=$!
 pids+=($d_pid)
 for _ in $(seq 50); do grep -q ready d.out && break; sleep 0.1; done
 expect 0 "process $d_pid ($target) polls file://$work/reg itself: left to its own poller" "${agent[@]}" --once
+kill "$d_pid"
+# The same with its endpoint off: the runtime refuses a second start, and the agent leaves it.
+LD_PRELOAD=$runtime HOTPATCH_CONTROL=0 HOTPATCH_POLL_SECONDS=3600 HOTPATCH_REGISTRY_URL=file://$work/reg \
+  HOTPATCH_REGISTRY_NAME=fleet HOTPATCH_TRUSTED_KEY=$work/hotpatch.pub HOTPATCH_HOST_ID=host-poller \
+  HOTPATCH_CACHE_DIR=$work/d-cache "$target" epoll <d.in >d2.out 2>d2.err &
+d_pid=$!
+pids+=($d_pid)
+for _ in $(seq 50); do grep -q ready d2.out && break; sleep 0.1; done
+expect 0 "process $d_pid ($target) runs its own registry poller (its endpoint is off): left to it" \
+  "$hotpatch" agent --registry reg --name fleet --pubkey hotpatch.pub --state-dir "$work/state-d" \
+  --host-id "host-${first%% *}" --program "$target" --health-seconds 0 --once
 
 # Another user's process, chosen by user: the agent (root) attaches to it, and leaves root's alone
 # (as a host the staged entry is for).

@@ -188,7 +188,13 @@ Result<std::string> Agent::Impl::endpoint(Current& c) {
   o.trusted_keys = key_lines;
   o.wait = config.attach_wait;
   auto attached = attach::attach_runtime(c.process.pid, o);
-  if (!attached) return attached.error();
+  if (!attached) {
+    // Its runtime polls a registry with its endpoint off: it has an owner, which is not us.
+    if (attached.error().message.find("registry poller only") != std::string::npos) {
+      c.own_poller = "runs its own registry poller (its endpoint is off): left to it";
+    }
+    return attached.error();
+  }
   log("attached to " + who(c.process.pid, c.process.program) + " (thread " + std::to_string(attached->tid) +
       " held " + std::to_string(attached->stall.count() / 1000.0).substr(0, 5) + " ms)");
   // The endpoint is started by the runtime's own thread: give it a moment to appear.
