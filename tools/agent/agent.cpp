@@ -100,6 +100,14 @@ struct Agent::Impl {
   ProcessScanner scanner;
   std::optional<RegistryClient> client;
   std::set<std::string> said;  // lines said once per run (a refusal repeated at every pass)
+  // A process that could not be patched is tried again later and later (up to the poll interval):
+  // an attach that finds no safe point costs its whole wait, and each refused apply is logged by
+  // the process. Keyed by pid and start time; a registry change tries everything again.
+  struct Backoff {
+    std::chrono::steady_clock::time_point next;
+    std::chrono::seconds delay{0};
+  };
+  std::map<std::pair<pid_t, std::uint64_t>, Backoff> backoff;
 
   // The process the registry client is applying to now (its applier calls back into this).
   struct Current {
@@ -381,6 +389,7 @@ PassOutcome Agent::pass(bool poll) {
     } else {
       a.said.clear();
       if (update->changed) {
+        a.backoff.clear();
         a.log("registry '" + a.config.registry_name + "' index version " + std::to_string(update->index_version) +
               " from " + update->source);
       }
@@ -390,9 +399,20 @@ PassOutcome Agent::pass(bool poll) {
   a.note_rollout();
   std::set<std::string> wanted;
   for (const auto& e : a.client->available()) wanted.insert(e.target_build_id);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(a.backoff, [](const auto& b) { return !process_start_time(b.first.first); });
   for (auto& process : a.scanner.scan(wanted)) {
     Impl::Current c;
     c.process = std::move(process);
+    const auto backoff_key = std::make_pair(c.process.pid, c.process.start_time);
+    if (auto b = a.backoff.find(backoff_key); b != a.backoff.end() && now < b->second.next) continue;
+    // Called for each failure below: the next try waits twice as long as the last.
+    auto failed = [&] {
+      auto& b = a.backoff[backoff_key];
+      b.delay = std::min<std::chrono::seconds>(std::max(b.delay * 2, a.config.scan_interval), a.config.interval);
+      b.next = now + b.delay;
+      ++outcome.failed;
+    };
     if (auto sock = control::find_socket(c.process.pid)) {
       control::Request hello;
       hello.op = control::Op::hello;
@@ -400,7 +420,7 @@ PassOutcome Agent::pass(bool poll) {
       if (!answer || !answer->ok) {
         a.say_once(who(c.process.pid, c.process.program) + " does not answer on its control socket: " +
                    (answer ? answer->error.what() : answer.error().what()));
-        ++outcome.failed;
+        failed();
         continue;
       }
       if (auto own = a.own_poller(answer->result)) {
@@ -415,7 +435,7 @@ PassOutcome Agent::pass(bool poll) {
     a.current = nullptr;
     if (!report) {
       a.say_once("cannot patch " + who(c.process.pid, c.process.program) + ": " + report.error().what());
-      ++outcome.failed;
+      failed();
       continue;
     }
     for (const auto& p : report->applied) {
@@ -426,12 +446,18 @@ PassOutcome Agent::pass(bool poll) {
     }
     if (!c.own_poller.empty()) {
       a.say_once(who(c.process.pid, c.process.program) + " " + c.own_poller);
+      a.backoff[backoff_key] = {now + a.config.interval, a.config.interval};
       continue;
     }
     for (const auto& f : report->failed) {
       a.say_once(f.patch.id + " version " + std::to_string(f.patch.version) + " not applied to " +
                  who(c.process.pid, c.process.program) + ": " + f.error.what());
-      ++outcome.failed;
+    }
+    if (!report->failed.empty()) {
+      failed();
+      outcome.failed += static_cast<int>(report->failed.size()) - 1;
+    } else {
+      a.backoff.erase(backoff_key);
     }
   }
   a.state.last_pass = now_seconds();
