@@ -95,9 +95,23 @@ std::optional<pid_t> pid_of_socket_name(std::string_view name) {
 
 bool process_alive(pid_t pid) {
   if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
-  // A zombie has exited already; only its parent has not collected it yet.
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A zombie has exited already; only its parent has not collected it yet. Read with read(2): a
+  // process that is reaped meanwhile makes the read fail with ESRCH, which an istreambuf_iterator
+  // would throw out of (terminating whatever process runs this, the patched one included).
+  std::string stat;
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno != ENOENT;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      ::close(fd);
+      return err != ESRCH;
+    }
+    stat.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
   auto paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() || (stat[paren + 2] != 'Z' && stat[paren + 2] != 'X');
 }

@@ -105,9 +105,14 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
+// Whatever could be read: a /proc file of a process that exits meanwhile fails with ESRCH, which
+// an istreambuf_iterator would throw out of.
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string text;
+  char buf[4096];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) text.append(buf, static_cast<std::size_t>(in.gcount()));
+  return text;
 }
 
 bool exists(const std::string& path) {
