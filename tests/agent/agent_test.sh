@@ -233,6 +233,20 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
 fi
 
 # 7. Refusals.
+# A blob whose own signature is gone (a mirror that lost it, or stripped it) is not sent: the
+# process would refuse it anyway, and it stays as it was.
+mkdir sigless
+"$hotpatch" publish --registry sigless --key hotpatch.key --name bare "$v1" >/dev/null || fail "publish sigless"
+rm sigless/blobs/sha256/*.minisig
+start_target i
+expect 1 "has no signature the registry key verifies" \
+  "$hotpatch" agent --registry sigless --name bare --pubkey hotpatch.pub --state-dir "$work/state-i" \
+  --host-id host-1 --program "$target" --health-seconds 0 --once
+[[ $(answer i) == "answer 42" ]] || fail "i: patched from a blob without its signature: $(answer i)"
+cp hotpatch.pub open.pub
+chmod 666 open.pub
+expect 1 "pubkey open.pub: is writable by group or others" \
+  "$hotpatch" agent --registry reg --name fleet --pubkey open.pub --state-dir "$work/state-k" --once
 expect 2 "no registry: give --registry URL or 'registry =' in the configuration" "$hotpatch" agent --once --state-dir "$work/s6"
 expect 2 "no registry key: give --pubkey FILE" "$hotpatch" agent --registry reg --name fleet --once --state-dir "$work/s6"
 printf 'registry = %s\nfrobnicate = 1\n' "$work/reg" >bad.conf
